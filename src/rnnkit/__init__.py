@@ -1,0 +1,7 @@
+"""rnnkit: recurrent neural networks with hand-derived backpropagation through time, in NumPy."""
+
+from rnnkit.gradcheck import gradcheck
+from rnnkit.module import Module
+
+__all__ = ["Module", "gradcheck"]
+__version__ = "0.1.0"
