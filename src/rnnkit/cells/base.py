@@ -1,0 +1,81 @@
+"""What every recurrent cell shares: its parameter shapes, its buffers, its hidden-weight gradient.
+
+A cell is the math of *one time step*. The time loop (``rnnkit.layers.time_loop``)
+calls it, for one layer and one direction, as
+
+    xw[t]  = W_ih x_t + b_ih                 (all t at once, before the loop)
+    state  = cell.step_forward(p, xw[t], cache, t)
+    ...
+    dstate = cell.step_backward(p, dstate, cache, t, dxw, dhw)
+
+``cache`` holds every buffer of the sequence, preallocated once: the states
+(``cache.h[t]`` is the hidden state *before* step t, so ``cache.h[0] = h0`` and
+``cache.h[T]`` the final one) and whatever the backward pass needs. The backward
+step writes the gradient of the pre-activations into ``dxw[t]`` (w.r.t. the input
+projection ``W_ih x_t + b_ih``) and ``dhw[t]`` (w.r.t. the hidden projection
+``W_hh h_{t-1} + b_hh``); for most cells the two are the same array. The weight
+gradients are then single matrix products over all time steps, after the loop:
+
+    dW_ih = sum_t dxw[t]^T x_t         dW_hh = sum_t dhw[t]^T h_{t-1}
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+
+def flat(a: np.ndarray) -> np.ndarray:
+    """(T, B, N) -> (T*B, N), so that a sum over time and batch is one matrix product."""
+    return a.reshape(-1, a.shape[-1])
+
+
+class Cell:
+    """Base class: ``num_gates`` blocks of ``hidden_size`` rows in W_ih, W_hh, b_ih, b_hh."""
+
+    num_gates = 1
+    state_names: tuple[str, ...] = ("h",)
+
+    def __init__(self, hidden_size: int):
+        self.hidden_size = hidden_size
+
+    @property
+    def output_size(self) -> int:
+        """Size of h_t, the cell's output and the input of W_hh."""
+        return self.hidden_size
+
+    @property
+    def state_sizes(self) -> tuple[int, ...]:
+        return (self.output_size,)
+
+    def parameter_shapes(self, input_size: int) -> dict[str, tuple[int, ...]]:
+        """Shapes of the parameters, by PyTorch's names without the ``_l{k}`` suffix."""
+        gate_rows = self.num_gates * self.hidden_size
+        return {
+            "weight_ih": (gate_rows, input_size),
+            "weight_hh": (gate_rows, self.output_size),
+            "bias_ih": (gate_rows,),
+            "bias_hh": (gate_rows,),
+        }
+
+    def allocate(self, steps: int, batch: int, dtype) -> SimpleNamespace:
+        """Buffers for one sequence: the states (steps + 1 entries) and what backward needs."""
+        cache = SimpleNamespace()
+        for name, size in zip(self.state_names, self.state_sizes):
+            setattr(cache, name, np.empty((steps + 1, batch, size), dtype))
+        return cache
+
+    def states(self, cache: SimpleNamespace) -> tuple[np.ndarray, ...]:
+        """The state buffers, in ``state_names`` order; index t is the state before step t."""
+        return tuple(getattr(cache, name) for name in self.state_names)
+
+    def grad_buffers(self, steps: int, batch: int, dtype) -> tuple[np.ndarray, np.ndarray]:
+        """``(dxw, dhw)`` buffers, (T, B, gates*H). One array when both gradients are equal."""
+        dpre = np.empty((steps, batch, self.num_gates * self.hidden_size), dtype)
+        return dpre, dpre
+
+    def accumulate_hidden_grads(self, p, grads, cache, dhw) -> None:
+        """dW_hh += sum_t dhw[t]^T h_{t-1};  db_hh += sum_t dhw[t] (one product over all t)."""
+        grads["weight_hh"] += flat(dhw).T @ flat(cache.h[:-1])
+        grads["bias_hh"] += dhw.sum(axis=(0, 1))

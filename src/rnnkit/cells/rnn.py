@@ -1,0 +1,49 @@
+"""The vanilla (Elman) RNN cell.
+
+Forward, for one step with input projection ``xw_t = W_ih x_t + b_ih``:
+
+    a_t = xw_t + W_hh h_{t-1} + b_hh
+    h_t = act(a_t)                      act = tanh or relu
+
+Backward, given dh_t (from the output and from step t+1):
+
+    da_t      = dh_t * act'(a_t)        tanh: 1 - h_t^2     relu: [h_t > 0]
+    dh_{t-1}  = W_hh^T da_t
+    (dW_ih, dW_hh, biases: summed over t after the loop, see ``Cell``)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnnkit.cells.activations import relu, tanh_grad
+from rnnkit.cells.base import Cell
+
+
+class RNNCell(Cell):
+    num_gates = 1
+    state_names = ("h",)
+
+    def __init__(self, hidden_size: int, nonlinearity: str = "tanh"):
+        super().__init__(hidden_size)
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        self.nonlinearity = nonlinearity
+
+    def step_forward(self, p, xw_t, cache, t):
+        h_prev = cache.h[t]
+        a = xw_t + h_prev @ p["weight_hh"].T + p["bias_hh"]
+        if self.nonlinearity == "tanh":
+            np.tanh(a, out=cache.h[t + 1])
+        else:
+            cache.h[t + 1] = relu(a)
+
+    def step_backward(self, p, dstate, cache, t, dxw, dhw):
+        (dh,) = dstate
+        h = cache.h[t + 1]
+        da = dxw[t]
+        if self.nonlinearity == "tanh":
+            np.multiply(dh, tanh_grad(h), out=da)
+        else:
+            np.multiply(dh, h > 0, out=da)
+        return (da @ p["weight_hh"],)

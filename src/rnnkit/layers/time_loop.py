@@ -1,0 +1,86 @@
+"""Backpropagation through time for one layer and one direction, shared by every cell.
+
+Forward:
+
+    xw = x W_ih^T + b_ih                      all T steps in one matrix product
+    for t = 0 .. T-1:  state_{t+1} = cell(xw[t], state_t)
+
+Backward runs the same loop from T-1 down to 0, then forms the weight gradients
+as single products over all steps (``dW_ih = dxw^T x``; ``dx = dxw W_ih``).
+
+Variable lengths use a mask ``alive`` (T, B, 1), true while t < length[b]. A
+sequence that has ended keeps its state, so the final state is each sequence's
+own last one, and its outputs are zero:
+
+    state_{t+1} = alive_t ? cell(xw[t], state_t) : state_t
+    y_t         = alive_t * h_{t+1}
+
+and backward lets the state gradient pass a dead step unchanged:
+
+    dstate_t = (1 - alive_t) * dstate_{t+1}  +  cell'(alive_t * dstate_{t+1})
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+
+from rnnkit.cells.base import Cell, flat
+
+
+def forward_through_time(
+    cell: Cell,
+    p: dict[str, np.ndarray],
+    x: np.ndarray,
+    initial_state: tuple[np.ndarray, ...],
+    alive: np.ndarray | None = None,
+) -> tuple[np.ndarray, tuple[np.ndarray, ...], SimpleNamespace]:
+    """Run ``cell`` over ``x`` (T, B, I). Returns outputs (T, B, H_out), final state, cache."""
+    steps, batch, _ = x.shape
+    xw = x @ p["weight_ih"].T + p["bias_ih"]     # (T, B, gates*H)
+    cache = cell.allocate(steps, batch, x.dtype)
+    cache.x, cache.alive = x, alive
+    states = cell.states(cache)
+    for buffer, state in zip(states, initial_state):
+        buffer[0] = state
+    for t in range(steps):
+        cell.step_forward(p, xw[t], cache, t)
+        if alive is not None:
+            for buffer in states:                 # ended sequences keep their state
+                np.copyto(buffer[t + 1], buffer[t], where=~alive[t])
+    outputs = states[0][1:]
+    if alive is not None:
+        outputs = outputs * alive
+    return outputs, tuple(buffer[steps] for buffer in states), cache
+
+
+def backward_through_time(
+    cell: Cell,
+    p: dict[str, np.ndarray],
+    grads: dict[str, np.ndarray],
+    cache: SimpleNamespace,
+    doutputs: np.ndarray,
+    dfinal_state: tuple[np.ndarray, ...],
+) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """Gradients w.r.t. the input and the initial state; parameter gradients added to ``grads``."""
+    x, alive = cache.x, cache.alive
+    steps, batch, _ = x.shape
+    dxw, dhw = cell.grad_buffers(steps, batch, x.dtype)
+    if alive is not None:
+        doutputs = doutputs * alive               # padded outputs are constants
+    dstate = list(dfinal_state)
+    for t in reversed(range(steps)):
+        dstate[0] = dstate[0] + doutputs[t]
+        if alive is None:
+            dstate = list(cell.step_backward(p, dstate, cache, t, dxw, dhw))
+            continue
+        dead = ~alive[t]
+        dstep = cell.step_backward(p, [d * alive[t] for d in dstate], cache, t, dxw, dhw)
+        dstate = [d_through + d_kept * dead for d_through, d_kept in zip(dstep, dstate)]
+
+    grads["weight_ih"] += flat(dxw).T @ flat(x)
+    grads["bias_ih"] += dxw.sum(axis=(0, 1))
+    cell.accumulate_hidden_grads(p, grads, cache, dhw)
+    dx = dxw @ p["weight_ih"]
+    return dx, tuple(dstate)
