@@ -1,0 +1,27 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))   # shared helpers: recurrent_checks, torch_oracle
+
+from torch_oracle import require_torch  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def torch():
+    """PyTorch 2.13.0 as oracle: skipped without it, except in CI where that fails."""
+    return require_torch()
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The real datasets: $RNNKIT_DATA, default ../shared/data beside the repository."""
+    root = Path(__file__).resolve().parent.parent
+    path = Path(os.environ.get("RNNKIT_DATA", root.parent / "shared" / "data"))
+    if not path.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"data directory {path} not found (set RNNKIT_DATA)")
+        pytest.skip(f"data directory {path} not found (set RNNKIT_DATA to ../shared/data)")
+    return path

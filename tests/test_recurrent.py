@@ -1,0 +1,152 @@
+"""Composition in rnnkit/layers/recurrent.py: dropout, lengths, layouts, state dicts, input checks."""
+
+import numpy as np
+import pytest
+from recurrent_checks import gradcheck_layer
+
+from rnnkit.layers.recurrent import GRU, LSTM, RNN
+
+LAYERS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+
+
+@pytest.mark.parametrize("kind", LAYERS)
+def test_dropout_between_layers_gradients_match_finite_differences(kind):
+    layer = LAYERS[kind](3, 3, num_layers=3, dropout=0.4, bidirectional=True, dtype=np.float64, rng=0)
+    result = gradcheck_layer(layer, with_lengths=True, with_initial_state=True, dropout_seed=7)
+    assert result.max_error < 1e-6, result
+
+
+def test_dropout_is_identity_in_eval_mode_and_active_in_training():
+    layer = LSTM(4, 8, num_layers=2, dropout=0.5, rng=0)
+    x = np.random.default_rng(0).standard_normal((6, 2, 4)).astype(np.float32)
+    train_a, _ = layer(x)
+    train_b, _ = layer(x)
+    layer.eval()
+    eval_a, _ = layer(x)
+    eval_b, _ = layer(x)
+    np.testing.assert_array_equal(eval_a, eval_b)
+    assert np.abs(train_a - train_b).max() > 1e-3
+    assert np.abs(train_a - eval_a).max() > 1e-3
+
+
+@pytest.mark.parametrize("kind", LAYERS)
+def test_padded_batch_gives_each_sequence_alone(kind):
+    rng = np.random.default_rng(0)
+    layer = LAYERS[kind](3, 4, num_layers=2, bidirectional=True, dtype=np.float64, rng=0)
+    lengths = np.array([5, 2, 4])
+    x = rng.standard_normal((5, 3, 3))
+    y, final = layer(x, lengths=lengths)
+    h_n = final[0] if isinstance(final, tuple) else final
+    for b, length in enumerate(lengths):
+        y_alone, final_alone = layer(x[:length, b])
+        h_alone = final_alone[0] if isinstance(final_alone, tuple) else final_alone
+        np.testing.assert_allclose(y[:length, b], y_alone, atol=1e-12)
+        np.testing.assert_array_equal(y[length:, b], 0.0)
+        np.testing.assert_allclose(h_n[:, b], h_alone, atol=1e-12)
+
+
+def test_batch_first_is_the_transpose_of_time_first():
+    time_first = GRU(3, 4, num_layers=2, dtype=np.float64, rng=0)
+    batch_first = GRU(3, 4, num_layers=2, batch_first=True, dtype=np.float64, rng=0)
+    x = np.random.default_rng(0).standard_normal((5, 2, 3))
+    y_time, h_time = time_first(x)
+    y_batch, h_batch = batch_first(x.transpose(1, 0, 2).copy())
+    np.testing.assert_allclose(y_batch, y_time.transpose(1, 0, 2))
+    np.testing.assert_allclose(h_batch, h_time)   # states stay (layers, B, H), as PyTorch
+    dx, _ = batch_first.backward(np.ones_like(y_batch))
+    assert dx.shape == (2, 5, 3)
+
+
+def test_state_dict_round_trip_reproduces_outputs():
+    source = LSTM(3, 4, num_layers=2, bidirectional=True, peephole=True, rng=1)
+    target = LSTM(3, 4, num_layers=2, bidirectional=True, peephole=True, rng=2)
+    target.load_state_dict(source.state_dict())
+    x = np.random.default_rng(0).standard_normal((5, 2, 3)).astype(np.float32)
+    np.testing.assert_array_equal(source(x)[0], target(x)[0])
+
+
+def test_state_dict_uses_torch_names_and_no_bias_without_bias():
+    layer = GRU(3, 4, num_layers=2, bias=False, bidirectional=True)
+    assert sorted(layer.state_dict()) == sorted(
+        f"weight_{kind}_l{k}{suffix}" for kind in ("ih", "hh") for k in (0, 1) for suffix in ("", "_reverse"))
+    assert layer.state_dict()["weight_ih_l1"].shape == (12, 8)
+
+
+def test_load_state_dict_names_the_mismatch():
+    layer = RNN(3, 4)
+    state = layer.state_dict()
+    state["weight_hh_l0"] = np.zeros((4, 5))
+    with pytest.raises(ValueError, match="weight_hh_l0"):
+        layer.load_state_dict(state)
+    del state["weight_hh_l0"]
+    with pytest.raises(KeyError, match="missing"):
+        layer.load_state_dict(state)
+
+
+def test_backward_accumulates_until_zero_grad():
+    layer = RNN(3, 4, dtype=np.float64, rng=0)
+    x = np.random.default_rng(0).standard_normal((5, 2, 3))
+    y, _ = layer(x)
+    layer.backward(np.ones_like(y))
+    once = layer.grads["weight_hh_l0"].copy()
+    layer(x)
+    layer.backward(np.ones_like(y))
+    np.testing.assert_allclose(layer.grads["weight_hh_l0"], 2 * once)
+    layer.zero_grad()
+    assert all(not g.any() for g in layer.grads.values())
+
+
+@pytest.mark.parametrize("bad_x, message", [
+    (np.zeros((2, 3, 4, 5), np.float32), "2-D"),
+    (np.zeros((5, 2, 7), np.float32), "input_size=3"),
+    (np.zeros((5, 2, 3), np.float64), "dtype float64"),
+    (np.zeros((5, 2, 3), np.int64), "dtype int64"),
+    (np.full((5, 2, 3), np.nan, np.float32), "NaN"),
+    (np.zeros((0, 2, 3), np.float32), "positive"),
+    ([[0.0, 1.0, 2.0]], "2-D"),
+])
+def test_bad_input_raises_value_error_naming_it(bad_x, message):
+    with pytest.raises(ValueError, match=message):
+        RNN(3, 4)(bad_x)
+
+
+@pytest.mark.parametrize("lengths, message", [
+    (np.array([5, 0]), r"\[1, 5\]"),
+    (np.array([6, 2]), r"\[1, 5\]"),
+    (np.array([5, 2, 1]), "2 integers"),
+    (np.array([5.0, 2.0]), "integers"),
+])
+def test_bad_lengths_raise_value_error(lengths, message):
+    with pytest.raises(ValueError, match=message):
+        GRU(3, 4)(np.zeros((5, 2, 3), np.float32), lengths=lengths)
+
+
+def test_initial_state_batch_mismatch_is_named():
+    layer = LSTM(3, 4, num_layers=2)
+    x = np.zeros((5, 2, 3), np.float32)
+    h0 = np.zeros((2, 3, 4), np.float32)
+    with pytest.raises(ValueError, match=r"hx \(h\): expected shape \(2, 2, 4\)"):
+        layer(x, (h0, h0))
+    with pytest.raises(ValueError, match="tuple"):
+        layer(x, h0)
+
+
+def test_backward_before_forward_is_an_error():
+    with pytest.raises(RuntimeError, match="before forward"):
+        RNN(3, 4).backward(np.zeros((5, 2, 4)))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(hidden_size=0), "hidden_size"),
+    (dict(num_layers=0), "num_layers"),
+    (dict(dropout=1.0), "dropout"),
+    (dict(dtype=np.int32), "dtype"),
+])
+def test_bad_constructor_arguments_are_rejected(kwargs, message):
+    args = dict(input_size=3, hidden_size=4) | kwargs
+    with pytest.raises(ValueError, match=message):
+        RNN(**args)
+
+
+def test_repr_shows_the_options_like_torch():
+    assert repr(LSTM(10, 20, num_layers=2, bidirectional=True)) == "LSTM(10, 20, num_layers=2, bidirectional=True)"
