@@ -19,7 +19,7 @@ def torch():
 def data_dir() -> Path:
     """The real datasets: $RNNKIT_DATA, default ../shared/data beside the repository."""
     root = Path(__file__).resolve().parent.parent
-    path = Path(os.environ.get("RNNKIT_DATA", root.parent / "shared" / "data"))
+    path = root / os.environ.get("RNNKIT_DATA", "../shared/data")   # relative to the repository root
     if not path.is_dir():
         if os.environ.get("CI"):
             pytest.fail(f"data directory {path} not found (set RNNKIT_DATA)")

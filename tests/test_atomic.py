@@ -1,0 +1,32 @@
+"""Atomic writes: the target holds the old content or the new, and no temporary file is left behind."""
+
+import pytest
+
+from rnnkit.training.atomic import atomic_write_bytes, atomic_write_text
+
+
+def test_atomic_write_bytes_creates_the_file(tmp_path):
+    atomic_write_bytes(tmp_path / "a.bin", b"\x00\x01payload")
+    assert (tmp_path / "a.bin").read_bytes() == b"\x00\x01payload"
+
+
+def test_atomic_write_replaces_existing_content_and_leaves_no_temporary_file(tmp_path):
+    target = tmp_path / "pointer.json"
+    target.write_text("old")
+    atomic_write_text(target, '{"last": "step-00000002"}')
+    assert target.read_text() == '{"last": "step-00000002"}'
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["pointer.json"]
+
+
+def test_atomic_write_text_encodes_utf8(tmp_path):
+    atomic_write_text(tmp_path / "poem.txt", "床前明月光\n")
+    assert (tmp_path / "poem.txt").read_bytes() == "床前明月光\n".encode("utf-8")
+
+
+def test_failed_write_keeps_the_old_file_and_cleans_up(tmp_path):
+    target = tmp_path / "meta.json"
+    target.write_text("old")
+    with pytest.raises(TypeError):
+        atomic_write_bytes(target, "not bytes")  # the write itself fails
+    assert target.read_text() == "old"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["meta.json"]
