@@ -1,0 +1,106 @@
+"""Token ids to vectors: a learned lookup table (``Embedding``) or fixed one-hot rows.
+
+Looking up row ``x`` of a table ``W`` (V, D) is the product ``onehot(x) @ W``, so
+
+    forward:   y_n = W[x_n]                    for every position n of ``indices``
+    backward:  dW[v] += sum_{n : x_n = v} dy_n  (rows of dy summed by token id)
+
+and the indices, being integers, get no gradient. With ``padding_idx = p`` the row
+``W[p]`` starts at zero and its gradient is kept at zero, so padding stays a zero vector.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rnnkit.module import Module
+
+
+class Embedding(Module):
+    """A (num_embeddings, embedding_dim) table of vectors, one per token id, as torch.nn.Embedding.
+
+    ``weight`` is initialised from N(0, 1), as PyTorch does.
+    """
+
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        padding_idx: int | None = None,
+        dtype=np.float32,
+        rng: np.random.Generator | int | None = None,
+    ) -> None:
+        super().__init__()
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(
+                    f"padding_idx: must lie in [{-num_embeddings}, {num_embeddings}), "
+                    f"got {padding_idx}"
+                )
+            padding_idx %= num_embeddings  # -1 means the last row, as in PyTorch
+        self.num_embeddings = num_embeddings
+        self.embedding_dim = embedding_dim
+        self.padding_idx = padding_idx
+        rng = np.random.default_rng(rng)
+        self.weight = self.register_parameter(
+            "weight", rng.standard_normal((num_embeddings, embedding_dim)).astype(dtype)
+        )
+        if padding_idx is not None:
+            self.weight[padding_idx] = 0.0
+        self._indices: np.ndarray | None = None
+
+    def forward(self, indices: np.ndarray) -> np.ndarray:
+        """Integer ids of any shape (...) -> vectors (..., embedding_dim)."""
+        self._indices = check_indices(indices, self.num_embeddings, name="indices")
+        return self.weight[self._indices]
+
+    __call__ = forward
+
+    def backward(self, dy: np.ndarray) -> None:
+        """Add each dy_n to the gradient row of its token id. Returns None: ids have no gradient."""
+        if self._indices is None:
+            raise RuntimeError("Embedding.backward called before forward")
+        expected = self._indices.shape + (self.embedding_dim,)
+        if dy.shape != expected:
+            raise ValueError(f"dy: expected shape {expected}, got {dy.shape}")
+        grad = self._grads["weight"]
+        add_rows(grad, self._indices.reshape(-1), dy.reshape(-1, self.embedding_dim))
+        if self.padding_idx is not None:
+            grad[self.padding_idx] = 0.0
+
+
+def one_hot(indices: np.ndarray, num_classes: int, dtype=np.float32) -> np.ndarray:
+    """Integer ids (...) -> one-hot rows (..., num_classes): 1 at each id, 0 elsewhere."""
+    indices = check_indices(indices, num_classes, name="indices")
+    encoded = np.zeros(indices.shape + (num_classes,), dtype=dtype)
+    np.put_along_axis(encoded, indices[..., None], 1, axis=-1)
+    return encoded
+
+
+def check_indices(indices, size: int, name: str) -> np.ndarray:
+    """``indices`` as an integer array, each in [0, size); ValueError naming ``name`` if not."""
+    indices = np.asarray(indices)
+    if not np.issubdtype(indices.dtype, np.integer):
+        raise ValueError(f"{name}: expected integers, got dtype {indices.dtype}")
+    if indices.size and (indices.min() < 0 or indices.max() >= size):
+        raise ValueError(
+            f"{name}: expected integers in [0, {size}), "
+            f"got values from {indices.min()} to {indices.max()}"
+        )
+    return indices
+
+
+def add_rows(target: np.ndarray, rows: np.ndarray, values: np.ndarray) -> None:
+    """target[rows[n]] += values[n] for every n, summing over repeated rows.
+
+    Like ``np.add.at(target, rows, values)`` but several times faster: sorting brings
+    equal ids together, ``np.add.reduceat`` sums each run of them in one pass, and each
+    distinct row of ``target`` is then updated once.
+    """
+    if rows.size == 0:
+        return
+    order = np.argsort(rows, kind="stable")
+    sorted_rows = rows[order]
+    run_starts = np.flatnonzero(np.concatenate(([True], sorted_rows[1:] != sorted_rows[:-1])))
+    run_sums = np.add.reduceat(np.take(values, order, axis=0), run_starts, axis=0)
+    target[sorted_rows[run_starts]] += run_sums
