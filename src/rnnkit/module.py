@@ -24,6 +24,9 @@ class Module:
         object.__setattr__(self, "_modules", {})
         self.training = True
 
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
     def __setattr__(self, name: str, value) -> None:
         if isinstance(value, Module):
             self._modules[name] = value
@@ -68,6 +71,13 @@ class Module:
     def eval(self) -> "Module":
         """Evaluation mode: dropout is the identity."""
         return self.train(False)
+
+    def set_rng(self, rng: np.random.Generator) -> None:
+        """Draw every random number (dropout masks) of this module and its children from ``rng``."""
+        if hasattr(self, "rng"):
+            self.rng = rng
+        for child in self._modules.values():
+            child.set_rng(rng)
 
     # -- state dicts --------------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:

@@ -28,11 +28,6 @@ from rnnkit.layers.time_loop import backward_through_time, forward_through_time
 from rnnkit.module import Module
 
 
-def as_generator(rng) -> np.random.Generator:
-    """A ``numpy.random.Generator`` from a Generator, an int seed or None."""
-    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-
-
 def reverse_time(a: np.ndarray, reverse_index: np.ndarray | None) -> np.ndarray:
     """Reverse (T, B, ...) along time, each sequence within its own length when padded.
 
@@ -74,7 +69,7 @@ class RecurrentLayer(Module):
         self.num_layers, self.bias, self.batch_first = num_layers, bias, batch_first
         self.dropout, self.bidirectional = dropout, bidirectional
         self.num_directions = 2 if bidirectional else 1
-        self.rng = as_generator(rng)
+        self.rng = np.random.default_rng(rng)   # a Generator passes through unchanged
         self._cell_params: list[tuple[dict, dict]] = []   # per (layer, direction): params, grads
         self._create_parameters()
 
@@ -214,8 +209,6 @@ class RecurrentLayer(Module):
 
     def _squeeze(self, state: np.ndarray) -> np.ndarray:
         return state[:, 0, :] if self._unbatched else state
-
-    __call__ = forward
 
     # -- backward -----------------------------------------------------------------------
     def backward(self, dy: np.ndarray, dhx=None):

@@ -1,0 +1,45 @@
+"""The ``rnnkit`` command: one subcommand per job, errors as one line.
+
+    rnnkit train [TEXT_FILE ...]      learn a character model (default: rnnkit's own source)
+    rnnkit sample RUN_DIR             generate text (or poems) from it
+    rnnkit plot RUN_DIR               draw its loss curves
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rnnkit.cli import plot, sample, train
+from rnnkit.errors import RnnkitError
+
+COMMANDS = (train, sample, plot)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rnnkit", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    subcommands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.register(subcommands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except RnnkitError as error:
+        print(f"rnnkit: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        where = f": {error.filename}" if error.filename else ""
+        print(f"rnnkit: error: {error.strerror or error}{where}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("rnnkit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

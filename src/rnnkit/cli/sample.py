@@ -1,0 +1,66 @@
+"""``rnnkit sample``: generate text, or Chinese poems, from a trained character model."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from rnnkit.cli.options import non_negative, positive
+from rnnkit.errors import ConfigError
+from rnnkit.tasks.language_model import load_language_model
+from rnnkit.tasks.poems import generate_poem
+from rnnkit.tasks.sampling import generate
+from rnnkit.training.checkpoint import read_marks
+
+
+def register(subcommands) -> None:
+    parser = subcommands.add_parser("sample", help="generate text from a trained model", description=__doc__)
+    parser.add_argument("model", type=Path, metavar="RUN_DIR_OR_CHECKPOINT")
+    parser.add_argument("--which", choices=("last", "best"), default="best",
+                        help="which checkpoint of a run directory (best)")
+    parser.add_argument("--prime", default="", help="text the model reads before writing")
+    parser.add_argument("--skip-unknown", action="store_true",
+                        help="drop prime characters the model has never seen instead of stopping")
+    parser.add_argument("--length", type=non_negative(int), default=500, help="characters to write (500)")
+    parser.add_argument("--temperature", type=positive(float), default=0.8,
+                        help="below 1 safer, above 1 wilder (0.8)")
+    parser.add_argument("--top-k", type=non_negative(int), default=0, help="draw among the k likeliest, 0 all (0)")
+    parser.add_argument("--greedy", action="store_true", help="always take the likeliest character")
+    parser.add_argument("--seed", type=int, help="random seed (default: different each time)")
+    poem = parser.add_argument_group("poems (models trained on tang_poems.tsv --column poem)")
+    poem.add_argument("--poem", type=int, choices=(5, 7), help="write a poem of 5- or 7-character lines")
+    poem.add_argument("--lines", type=int, choices=(4, 8), help="4 (quatrain, default) or 8 (octave)")
+    poem.add_argument("--acrostic", default="", help="line i starts with the i-th of these characters (藏頭詩)")
+    parser.set_defaults(run=run_sample)
+
+
+def run_sample(args: argparse.Namespace) -> int:
+    model, vocab, _ = load_language_model(args.model, _which(args.model, args.which))
+    rng = np.random.default_rng(args.seed)
+    if args.poem or args.acrostic:
+        lines = args.lines or (len(args.acrostic) if args.acrostic else 4)
+        poem = generate_poem(model, vocab, args.poem or 7, lines, args.acrostic,
+                             args.temperature, args.top_k, rng)
+        print("\n".join(poem))
+        return 0
+    prime = args.prime
+    if prime:
+        prime = vocab.decode(vocab.encode(prime, unknown="skip" if args.skip_unknown else "error"))
+        if not prime:
+            raise ConfigError("no character of --prime is in the model's vocabulary")
+        sys.stdout.write(prime)
+    for character in generate(model, vocab, args.length, prime, args.temperature, args.top_k, args.greedy, rng):
+        sys.stdout.write(character)
+        sys.stdout.flush()
+    sys.stdout.write("\n")
+    return 0
+
+
+def _which(path: Path, which: str) -> str:
+    """'best' where the run has one, else 'last' (a run that never validated has no best)."""
+    if which == "best" and (path / "checkpoints").is_dir() and "best" not in read_marks(path):
+        return "last"
+    return which

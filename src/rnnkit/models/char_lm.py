@@ -1,0 +1,90 @@
+"""The character language model: Embedding -> RNN/LSTM/GRU stack -> Linear.
+
+    e_t      = E[x_t]                         (or one-hot(x_t) when embedding_dim = 0)
+    h_t      = stack(e_t, h_{t-1})            num_layers of the chosen cell
+    logits_t = W_out dropout(h_t) + b_out     scores of the next character
+
+Trained with softmax cross-entropy against x_{t+1}; the hidden state is carried
+from one batch to the next (truncated BPTT), so ``forward`` takes and returns it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from rnnkit.errors import ConfigError
+from rnnkit.layers.dropout import Dropout
+from rnnkit.layers.embedding import Embedding, one_hot
+from rnnkit.layers.linear import Linear
+from rnnkit.layers.recurrent import GRU, LSTM, RNN
+from rnnkit.module import Module
+
+RECURRENT_LAYERS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
+
+
+@dataclass
+class CharLMConfig:
+    vocab_size: int
+    cell: str = "lstm"
+    hidden_size: int = 256
+    num_layers: int = 2
+    embedding_dim: int = 64          # 0: one-hot input, as min-char-rnn and char-rnn
+    dropout: float = 0.0
+
+    def __post_init__(self):
+        if self.cell not in RECURRENT_LAYERS:
+            raise ConfigError(f"unknown cell {self.cell!r}: choose one of {', '.join(RECURRENT_LAYERS)}")
+        for name in ("vocab_size", "hidden_size", "num_layers"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        if not isinstance(self.embedding_dim, int) or self.embedding_dim < 0:
+            raise ConfigError(f"embedding_dim must be 0 (one-hot) or positive, got {self.embedding_dim!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "CharLMConfig":
+        if not isinstance(data, dict):
+            raise ConfigError(f"model config must be a JSON object, got {type(data).__name__}")
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ConfigError(f"model config has unknown fields {sorted(unknown)}")
+        return cls(**data)
+
+
+class CharLM(Module):
+    """Next-character model. ``logits, state = model(ids, state)``; ``model.backward(dlogits)``."""
+
+    def __init__(self, config: CharLMConfig, dtype=np.float32, rng=None):
+        super().__init__()
+        self.config = config
+        self.dtype = np.dtype(dtype)
+        rng = np.random.default_rng(rng)
+        if config.embedding_dim:
+            self.embedding = Embedding(config.vocab_size, config.embedding_dim, dtype=dtype, rng=rng)
+        input_size = config.embedding_dim or config.vocab_size
+        self.rnn = RECURRENT_LAYERS[config.cell](
+            input_size, config.hidden_size, config.num_layers, dropout=config.dropout, dtype=dtype, rng=rng)
+        self.dropout = Dropout(config.dropout, rng=rng)
+        self.decoder = Linear(config.hidden_size, config.vocab_size, dtype=dtype, rng=rng)
+
+    def forward(self, ids: np.ndarray, state=None):
+        """ids (T, B) ints -> logits (T, B, V) and the final recurrent state."""
+        if self.config.embedding_dim:
+            inputs = self.embedding(ids)
+        else:
+            inputs = one_hot(ids, self.config.vocab_size, self.dtype)
+        hidden, state = self.rnn(inputs, state)
+        return self.decoder(self.dropout(hidden)), state
+
+    def backward(self, dlogits: np.ndarray) -> None:
+        """Accumulate every parameter's gradient; the carried state gets none (truncated BPTT)."""
+        dhidden = self.dropout.backward(self.decoder.backward(dlogits))
+        dinputs, _ = self.rnn.backward(dhidden)
+        if self.config.embedding_dim:
+            self.embedding.backward(dinputs)

@@ -1,0 +1,116 @@
+"""Character-level language modelling as a training task (see ``rnnkit.training.loop``).
+
+Training reads the corpus as ``batch_size`` contiguous lanes in windows of
+``seq_len`` characters and carries the hidden state from one window to the next
+(truncated BPTT, as char-rnn); each epoch starts from a zero state. The loss is
+the mean cross-entropy per character, in nats; bits per character = nats / ln 2.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from rnnkit.data.batches import ContiguousBatches
+from rnnkit.data.vocab import CharVocab
+from rnnkit.errors import CheckpointError
+from rnnkit.losses import softmax_cross_entropy
+from rnnkit.models.char_lm import CharLM, CharLMConfig
+from rnnkit.tasks.sampling import generate
+from rnnkit.training.checkpoint import check_tensors, load_checkpoint
+
+
+def as_state_tuple(state) -> tuple:
+    return tuple(state) if isinstance(state, tuple) else (state,)
+
+
+class LanguageModelTask:
+    unit = "char"
+
+    def __init__(self, model: CharLM, vocab: CharVocab, train_ids: np.ndarray, val_ids: np.ndarray,
+                 batch_size: int, seq_len: int, sample_length: int = 300, sample_temperature: float = 0.8):
+        self.model, self.vocab = model, vocab
+        self.train_batches = ContiguousBatches(train_ids, batch_size, seq_len)
+        self.val_batches = self._validation_batches(val_ids, batch_size, seq_len)
+        self.hidden = None                          # carried from batch to batch
+        self.sample_length, self.sample_temperature = sample_length, sample_temperature
+
+    @staticmethod
+    def _validation_batches(val_ids, batch_size, seq_len) -> ContiguousBatches | None:
+        """As many lanes as the validation text fills (at most batch_size); None if it is too short."""
+        lanes = min(batch_size, (len(val_ids) - 1) // seq_len)
+        return ContiguousBatches(val_ids, lanes, seq_len) if lanes >= 1 else None
+
+    @property
+    def epoch(self) -> int:
+        return self.train_batches.epoch
+
+    def batches(self):
+        if self.train_batches.batch == 0:
+            self.hidden = None                      # a new epoch starts from a zero state
+        return iter(self.train_batches)
+
+    def train_step(self, batch) -> tuple[float, int]:
+        inputs, targets = batch
+        self.model.train()
+        logits, state = self.model(inputs, self.hidden)
+        loss, dlogits = softmax_cross_entropy(logits, targets)
+        self.model.backward(dlogits)
+        self.hidden = state
+        return float(loss), inputs.size
+
+    def evaluate(self) -> dict[str, float]:
+        """Mean loss per character over the whole validation text, state carried across windows."""
+        if self.val_batches is None:
+            return {"val_loss": float("nan")}
+        self.model.eval()
+        total, count, state = 0.0, 0, None
+        for k in range(len(self.val_batches)):
+            inputs, targets = self.val_batches.batch_at(k)
+            logits, state = self.model(inputs, state)
+            loss, _ = softmax_cross_entropy(logits, targets, reduction="sum")
+            total, count = total + float(loss), count + targets.size
+        self.model.train()
+        val_loss = total / count
+        return {"val_loss": val_loss, "val_bpc": val_loss / math.log(2)}
+
+    def sample(self, rng) -> str:
+        text = "".join(generate(self.model, self.vocab, self.sample_length,
+                                temperature=self.sample_temperature, rng=rng))
+        self.model.train()
+        return text
+
+    # -- resume ------------------------------------------------------------------------
+    def state(self) -> tuple[dict[str, np.ndarray], dict]:
+        tensors = {}
+        if self.hidden is not None:
+            tensors = {f"hidden_{i}": s for i, s in enumerate(as_state_tuple(self.hidden))}
+        return tensors, {"batches": self.train_batches.state_dict()}
+
+    def load_state(self, tensors: dict[str, np.ndarray], state: dict) -> None:
+        if not isinstance(state, dict) or "batches" not in state:
+            raise CheckpointError("checkpoint has no data position (task_state.batches): it is damaged")
+        self.train_batches.load_state_dict(state["batches"])
+        parts = [tensors[f"hidden_{i}"] for i in range(len(tensors))] if tensors else None
+        if parts is not None:
+            expected = self.model.rnn.cell.state_sizes
+            if len(parts) != len(expected) or any(p.shape[-1] != size for p, size in zip(parts, expected)):
+                raise CheckpointError("the saved hidden state does not fit this model: resume with the same model")
+        self.hidden = None if parts is None else (parts[0] if len(parts) == 1 else tuple(parts))
+
+
+def load_language_model(path, which: str = "last") -> tuple[CharLM, CharVocab, dict]:
+    """A trained character model, its vocabulary and its checkpoint's meta, from a run or checkpoint dir."""
+    tensors, meta = load_checkpoint(path, which)
+    if meta.get("task") != "char-lm":
+        raise CheckpointError(f"{path} holds a {meta.get('task')!r} model, not a character language model")
+    config = CharLMConfig.from_json(meta.get("model_config"))
+    vocab = CharVocab.from_json(meta.get("vocab"))
+    if len(vocab) != config.vocab_size:
+        raise CheckpointError(f"{path}: vocabulary of {len(vocab)} characters, model expects {config.vocab_size}")
+    model = CharLM(config, dtype=meta.get("dtype", "float32"))
+    expected = {name: (value.shape, value.dtype) for name, value in model.parameters().items()}
+    check_tensors(tensors.get("model", {}), expected, what="model")
+    model.load_state_dict(tensors["model"])
+    return model, vocab, meta

@@ -1,0 +1,80 @@
+"""Generating text one character at a time from a trained language model.
+
+At each step the model turns the last character and its state into scores
+``logits`` over the vocabulary, and the next character is drawn from
+
+    p_i = softmax(logits / temperature)_i       (restricted to the top_k largest, if top_k > 0)
+
+Temperature < 1 sharpens the distribution (safer, more repetitive text), > 1
+flattens it; ``greedy`` takes the argmax. A ``choose`` hook may force a character
+or restrict the choice at any position (poems use it for line lengths and rhymes
+of punctuation, acrostics for the first character of each line).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import numpy as np
+
+from rnnkit.errors import ConfigError
+
+
+def check_sampling_options(temperature: float, top_k: int, vocab_size: int) -> None:
+    if not temperature > 0:
+        raise ConfigError(f"temperature must be positive, got {temperature} (use --greedy for argmax)")
+    if not 0 <= top_k <= vocab_size:
+        raise ConfigError(f"top-k must be between 0 (off) and the vocabulary size {vocab_size}, got {top_k}")
+
+
+def next_id(logits: np.ndarray, rng: np.random.Generator, temperature: float = 1.0, top_k: int = 0,
+            greedy: bool = False, allowed: np.ndarray | None = None) -> int:
+    """Draw one id from the scores ``logits`` (V,); ``allowed`` is an optional boolean mask (V,)."""
+    logits = logits.astype(np.float64)
+    if allowed is not None:
+        logits = np.where(allowed, logits, -np.inf)
+    if greedy:
+        return int(np.argmax(logits))
+    scores = logits / temperature
+    if top_k:
+        kth_largest = np.partition(scores, -top_k)[-top_k]
+        scores = np.where(scores >= kth_largest, scores, -np.inf)
+    probabilities = np.exp(scores - scores.max())
+    probabilities /= probabilities.sum()
+    return int(rng.choice(len(probabilities), p=probabilities))
+
+
+class Generator:
+    """Feeds characters to a model and keeps its state: ``feed(ids)`` then ``logits`` for the next one."""
+
+    def __init__(self, model):
+        self.model = model
+        self.state = None
+        self.logits = None
+        model.eval()
+
+    def feed(self, ids) -> None:
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1, 1)          # (T, 1): one sequence
+        logits, self.state = self.model(ids, self.state)
+        self.logits = logits[-1, 0]
+
+
+def generate(model, vocab, length: int, prime: str = "", temperature: float = 1.0, top_k: int = 0,
+             greedy: bool = False, rng=None,
+             choose: Callable[[int, np.ndarray], int | None] | None = None) -> Iterator[str]:
+    """Yield ``length`` generated characters, one at a time, after reading ``prime``.
+
+    ``choose(position, logits)`` may return an id to force at that position, or
+    None to sample as usual. Without a prime the model starts after a newline
+    (or its first character when the vocabulary has none).
+    """
+    check_sampling_options(temperature, top_k, len(vocab))
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    generator = Generator(model)
+    start = prime or ("\n" if "\n" in vocab.characters else vocab.decode([0]))
+    generator.feed(vocab.encode(start))
+    for position in range(length):
+        forced = choose(position, generator.logits) if choose else None
+        token = forced if forced is not None else next_id(generator.logits, rng, temperature, top_k, greedy)
+        yield vocab.decode([token])
+        generator.feed([token])
