@@ -30,6 +30,7 @@ class TrainConfig:
     sample_every: int = 1000        # updates between printed samples (0: never)
     checkpoint_every: int = 500     # updates between checkpoints
     patience: int = 0               # stop after this many validations without improvement (0: never)
+    min_delta: float = 1e-4         # a validation loss improves only by more than this
     on_nan: str = "stop"            # stop | reduce-lr: restore the last checkpoint and halve the lr
     seed: int = 0
 
@@ -46,7 +47,7 @@ class TrainConfig:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         for name in ("max_steps", "max_minutes", "momentum", "weight_decay", "clip_norm", "clip_value",
-                     "sample_every", "patience"):
+                     "sample_every", "patience", "min_delta"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name.replace('_', '-')} must not be negative, got {getattr(self, name)}")
 

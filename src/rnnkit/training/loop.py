@@ -179,7 +179,7 @@ class Trainer:
             bar.write(f"step {self.step}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
             if isinstance(self.schedule, ReduceLROnPlateau):
                 self.schedule.step(metrics["val_loss"])
-            if metrics["val_loss"] < self.best_val_loss:
+            if metrics["val_loss"] < self.best_val_loss - config.min_delta:
                 self.best_val_loss, self.evals_without_improvement, is_best = metrics["val_loss"], 0, True
             else:
                 self.evals_without_improvement += 1

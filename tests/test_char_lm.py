@@ -1,0 +1,67 @@
+"""rnnkit/models/char_lm.py: the whole model's backward against finite differences."""
+
+import numpy as np
+import pytest
+
+from rnnkit import gradcheck
+from rnnkit.errors import ConfigError
+from rnnkit.losses import softmax_cross_entropy
+from rnnkit.models.char_lm import CharLM, CharLMConfig
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("embedding_dim", [0, 4], ids=["one-hot", "embedding"])
+def test_char_lm_gradients_match_finite_differences(cell, embedding_dim):
+    config = CharLMConfig(vocab_size=5, cell=cell, hidden_size=3, num_layers=2, embedding_dim=embedding_dim,
+                          dropout=0.3)
+    model = CharLM(config, dtype=np.float64, rng=0)
+    rng = np.random.default_rng(0)
+    inputs, targets = rng.integers(0, 5, (4, 2)), rng.integers(0, 5, (4, 2))
+    state = tuple(rng.standard_normal((2, 2, 3)) for _ in model.rnn.cell.state_names)
+    state = state if cell == "lstm" else state[0]
+
+    def loss() -> float:
+        model.set_rng(np.random.default_rng(5))   # the same dropout masks every time
+        logits, _ = model(inputs, state)
+        return softmax_cross_entropy(logits, targets)[0]
+
+    model.zero_grad()
+    model.set_rng(np.random.default_rng(5))
+    logits, _ = model(inputs, state)
+    model.backward(softmax_cross_entropy(logits, targets)[1])
+    result = gradcheck(loss, model.parameters(), model.grads)
+    assert result.max_error < 1e-6, result
+
+
+def test_char_lm_carries_state_between_calls():
+    model = CharLM(CharLMConfig(vocab_size=6, hidden_size=4, num_layers=1), rng=0)
+    model.eval()
+    ids = np.random.default_rng(0).integers(0, 6, (10, 1))
+    whole, _ = model(ids)
+    first, state = model(ids[:4])
+    second, _ = model(ids[4:], state)
+    np.testing.assert_allclose(np.concatenate([first, second]), whole, atol=1e-6)
+
+
+def test_char_lm_parameter_names_compose():
+    model = CharLM(CharLMConfig(vocab_size=6, hidden_size=4, num_layers=2), rng=0)
+    names = set(model.parameters())
+    assert {"embedding.weight", "rnn.weight_ih_l1", "decoder.weight", "decoder.bias"} <= names
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("cell", "transformer", "unknown cell"),
+    ("hidden_size", 0, "hidden_size"),
+    ("embedding_dim", -1, "embedding_dim"),
+    ("dropout", 1.5, "dropout"),
+])
+def test_char_lm_config_rejects_bad_values(field, value, message):
+    with pytest.raises(ConfigError, match=message):
+        CharLMConfig(**{"vocab_size": 5, field: value})
+
+
+def test_char_lm_config_round_trips_through_json():
+    config = CharLMConfig(vocab_size=9, cell="gru", hidden_size=7, num_layers=3, embedding_dim=0, dropout=0.2)
+    assert CharLMConfig.from_json(config.to_json()) == config
+    with pytest.raises(ConfigError, match="unknown fields"):
+        CharLMConfig.from_json({**config.to_json(), "heads": 4})

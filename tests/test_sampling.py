@@ -1,0 +1,61 @@
+"""rnnkit/tasks/sampling.py: drawing the next character and streaming text."""
+
+import numpy as np
+import pytest
+
+from rnnkit.data.vocab import CharVocab
+from rnnkit.errors import ConfigError
+from rnnkit.models.char_lm import CharLM, CharLMConfig
+from rnnkit.tasks.sampling import generate, next_id
+
+LOGITS = np.log(np.array([0.1, 0.2, 0.3, 0.4]))
+
+
+def frequencies(draws: int = 4000, **options) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    ids = [next_id(LOGITS, rng, **options) for _ in range(draws)]
+    return np.bincount(ids, minlength=4) / draws
+
+
+def test_temperature_one_samples_the_softmax():
+    np.testing.assert_allclose(frequencies(), [0.1, 0.2, 0.3, 0.4], atol=0.03)
+
+
+def test_low_temperature_sharpens_and_greedy_takes_the_argmax():
+    assert frequencies(temperature=0.2)[3] > 0.7
+    assert next_id(LOGITS, np.random.default_rng(0), greedy=True) == 3
+
+
+def test_top_k_keeps_only_the_k_likeliest():
+    found = frequencies(top_k=2)
+    assert found[0] == 0 and found[1] == 0
+    np.testing.assert_allclose(found[2:], [3 / 7, 4 / 7], atol=0.03)
+
+
+def test_allowed_mask_excludes_characters():
+    allowed = np.array([True, True, False, False])
+    assert frequencies(allowed=allowed)[2:].sum() == 0
+
+
+def tiny_model(text="hello world\n"):
+    vocab = CharVocab(text)
+    return CharLM(CharLMConfig(vocab_size=len(vocab), hidden_size=8, num_layers=1), rng=0), vocab
+
+
+def test_generate_streams_the_requested_length_reproducibly():
+    model, vocab = tiny_model()
+    first = "".join(generate(model, vocab, 40, prime="he", rng=3))
+    again = "".join(generate(model, vocab, 40, prime="he", rng=3))
+    assert len(first) == 40 and first == again
+    assert set(first) <= set(vocab.characters)
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(temperature=0.0), "temperature"),
+    (dict(top_k=-1), "top-k"),
+    (dict(top_k=99), "top-k"),
+])
+def test_generate_rejects_bad_options(options, message):
+    model, vocab = tiny_model()
+    with pytest.raises(ConfigError, match=message):
+        next(generate(model, vocab, 5, **options))

@@ -1,0 +1,83 @@
+"""rnnkit/training/loop.py with the language-model task: exact resume, schedules, early stopping."""
+
+import numpy as np
+
+from rnnkit.data.batches import split_train_val
+from rnnkit.data.vocab import CharVocab
+from rnnkit.models.char_lm import CharLM, CharLMConfig
+from rnnkit.tasks.language_model import LanguageModelTask
+from rnnkit.training.checkpoint import load_checkpoint
+from rnnkit.training.config import TrainConfig
+from rnnkit.training.loop import Trainer
+from rnnkit.training.metrics_log import read_metrics
+
+TEXT = "the quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs.\n" * 20
+
+
+def make_trainer(run_dir, **options) -> Trainer:
+    vocab = CharVocab(TEXT)
+    train_ids, val_ids = split_train_val(vocab.encode(TEXT))
+    config = CharLMConfig(vocab_size=len(vocab), cell="lstm", hidden_size=8, num_layers=2, embedding_dim=4,
+                          dropout=0.2)
+    task = LanguageModelTask(CharLM(config, rng=0), vocab, train_ids, val_ids, batch_size=8, seq_len=10,
+                             sample_length=20)
+    train_config = TrainConfig(**({"epochs": 50, "eval_every": 4, "checkpoint_every": 5, "sample_every": 0,
+                                   "schedule": "char-rnn", "decay_after": 1, "decay": 0.9} | options))
+    return Trainer(task, train_config, run_dir, meta={"task": "char-lm"}, progress=False)
+
+
+def train_losses(run_dir) -> dict[int, float]:
+    return {r["step"]: r["train_loss"] for r in read_metrics(run_dir) if "train_loss" in r}
+
+
+def test_resumed_run_repeats_the_uninterrupted_losses_exactly(tmp_path):
+    straight = make_trainer(tmp_path / "straight", max_steps=40)
+    straight.fit()
+    assert straight.task.epoch >= 1            # the run crosses an epoch boundary (state reset, lr decay)
+
+    first_half = make_trainer(tmp_path / "resumed", max_steps=17)
+    first_half.fit()
+    second_half = make_trainer(tmp_path / "resumed", max_steps=40)
+    second_half.restore()
+    assert second_half.step == 17
+    second_half.fit()
+
+    expected, resumed = train_losses(tmp_path / "straight"), train_losses(tmp_path / "resumed")
+    assert sorted(resumed) == list(range(1, 41))
+    assert resumed == expected                  # bit for bit, every step
+    np.testing.assert_array_equal(second_half.model.parameters()["rnn.weight_hh_l1"],
+                                  straight.model.parameters()["rnn.weight_hh_l1"])
+
+
+def test_checkpoints_keep_best_and_last_and_hold_the_step(tmp_path):
+    trainer = make_trainer(tmp_path, max_steps=12)
+    trainer.fit()
+    _, meta = load_checkpoint(tmp_path)
+    assert meta["step"] == 12
+    _, best = load_checkpoint(tmp_path, which="best")
+    assert best["best_val_loss"] == min(r["val_loss"] for r in read_metrics(tmp_path) if "val_loss" in r)
+    assert len(list((tmp_path / "checkpoints").iterdir())) <= 2
+
+
+def test_training_lowers_the_validation_loss(tmp_path):
+    trainer = make_trainer(tmp_path, max_steps=80, lr=3e-2)
+    trainer.fit()
+    val = [r["val_loss"] for r in read_metrics(tmp_path) if "val_loss" in r]
+    assert val[-1] < val[0] - 0.5
+
+
+def test_early_stopping_stops_after_patience_validations(tmp_path):
+    trainer = make_trainer(tmp_path, max_steps=400, lr=1e-6, patience=2)   # too small a rate to improve
+    result = trainer.fit()
+    assert result["stop_reason"] == "early stopping"
+    assert result["step"] < 400
+
+
+def test_char_rnn_schedule_decays_the_rate_once_per_epoch(tmp_path):
+    trainer = make_trainer(tmp_path, max_steps=40, lr=1e-3)
+    trainer.fit()
+    rates = {r["epoch"]: r["lr"] for r in read_metrics(tmp_path) if "lr" in r}
+    epochs = sorted(rates)
+    assert len(epochs) >= 3
+    for earlier, later in zip(epochs, epochs[1:]):
+        assert np.isclose(rates[later], rates[earlier] * 0.9)
