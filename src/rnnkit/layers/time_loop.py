@@ -25,8 +25,17 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from rnnkit.cells.base import Cell, flat
+
+LOOP_BLAS_THREADS: int | None = 1
+_blas = ThreadpoolController()
+
+
+def loop_threads():
+    """A context in which BLAS uses ``LOOP_BLAS_THREADS`` threads."""
+    return _blas.limit(limits=LOOP_BLAS_THREADS, user_api="blas")
 
 
 def forward_through_time(
@@ -44,11 +53,12 @@ def forward_through_time(
     states = cell.states(cache)
     for buffer, state in zip(states, initial_state):
         buffer[0] = state
-    for t in range(steps):
-        cell.step_forward(p, xw[t], cache, t)
-        if alive is not None:
-            for buffer in states:                 # ended sequences keep their state
-                np.copyto(buffer[t + 1], buffer[t], where=~alive[t])
+    with loop_threads():
+        for t in range(steps):
+            cell.step_forward(p, xw[t], cache, t)
+            if alive is not None:
+                for buffer in states:             # ended sequences keep their state
+                    np.copyto(buffer[t + 1], buffer[t], where=~alive[t])
     outputs = states[0][1:]
     if alive is not None:
         outputs = outputs * alive
@@ -70,14 +80,15 @@ def backward_through_time(
     if alive is not None:
         doutputs = doutputs * alive               # padded outputs are constants
     dstate = list(dfinal_state)
-    for t in reversed(range(steps)):
-        dstate[0] = dstate[0] + doutputs[t]
-        if alive is None:
-            dstate = list(cell.step_backward(p, dstate, cache, t, dxw, dhw))
-            continue
-        dead = ~alive[t]
-        dstep = cell.step_backward(p, [d * alive[t] for d in dstate], cache, t, dxw, dhw)
-        dstate = [d_through + d_kept * dead for d_through, d_kept in zip(dstep, dstate)]
+    with loop_threads():
+        for t in reversed(range(steps)):
+            dstate[0] = dstate[0] + doutputs[t]
+            if alive is None:
+                dstate = list(cell.step_backward(p, dstate, cache, t, dxw, dhw))
+                continue
+            dead = ~alive[t]
+            dstep = cell.step_backward(p, [d * alive[t] for d in dstate], cache, t, dxw, dhw)
+            dstate = [d_through + d_kept * dead for d_through, d_kept in zip(dstep, dstate)]
 
     grads["weight_ih"] += flat(dxw).T @ flat(x)
     grads["bias_ih"] += dxw.sum(axis=(0, 1))

@@ -1,0 +1,85 @@
+"""Forward+backward time of rnnkit's RNN/LSTM/GRU layers against PyTorch, in one process.
+
+    python benchmarks/bench_layers.py            # every config, 1 layer and 2-layer/bidirectional variants
+    python benchmarks/bench_layers.py --quick    # fewer configs and repeats, under a minute
+
+Prints, per config (B, T, I, H), the median seconds of both and the ratio rnnkit/torch
+(below 1: rnnkit is faster), then the geometric mean of the ratios. float32, all cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import torch
+from common import geometric_mean, median_seconds, print_table
+
+import rnnkit
+
+CONFIGS = [(1, 25, 100, 100), (32, 100, 64, 128), (20, 20, 200, 200), (64, 50, 128, 512), (128, 100, 256, 256)]
+QUICK_CONFIGS = [(1, 25, 100, 100), (32, 100, 64, 128), (20, 20, 200, 200)]
+CELLS = {"LSTM": (rnnkit.LSTM, torch.nn.LSTM), "GRU": (rnnkit.GRU, torch.nn.GRU), "RNN": (rnnkit.RNN, torch.nn.RNN)}
+STRUCTURES = {"1 layer": dict(num_layers=1), "2 layers": dict(num_layers=2),
+              "bidirectional": dict(num_layers=1, bidirectional=True)}
+
+
+def rnnkit_step(layer, x, dy, dh):
+    def run():
+        layer.zero_grad()
+        y, _ = layer(x)
+        layer.backward(dy, dh)
+    return run
+
+
+def torch_step(module, x, dy):
+    x = torch.from_numpy(x).requires_grad_(True)
+    dy = torch.from_numpy(dy)
+
+    def run():
+        module.zero_grad()
+        x.grad = None
+        y, _ = module(x)
+        y.backward(dy)
+    return run
+
+
+def bench(cell: str, structure: dict, config, repeats: int) -> tuple[float, float]:
+    batch, steps, inputs, hidden = config
+    ours_class, torch_class = CELLS[cell]
+    torch_module = torch_class(inputs, hidden, **structure)
+    layer = ours_class(inputs, hidden, **structure)
+    layer.load_state_dict({k: v.detach().numpy() for k, v in torch_module.state_dict().items()})
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((steps, batch, inputs)).astype(np.float32)
+    dy = rng.standard_normal((steps, batch, hidden * (2 if structure.get("bidirectional") else 1)))
+    dy = dy.astype(np.float32)
+    ours = median_seconds(rnnkit_step(layer, x, dy, None), repeats)
+    theirs = median_seconds(torch_step(torch_module, x, dy), repeats)
+    return ours, theirs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer configs and repeats (under a minute)")
+    parser.add_argument("--repeats", type=int, default=None, help="timed runs per measurement (median)")
+    args = parser.parse_args()
+    configs = QUICK_CONFIGS if args.quick else CONFIGS
+    structures = {"1 layer": STRUCTURES["1 layer"]} if args.quick else STRUCTURES
+    repeats = args.repeats or (3 if args.quick else 5)
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}; numpy {np.__version__}; float32")
+    ratios = []
+    for structure_name, structure in structures.items():
+        rows = []
+        for cell in CELLS:
+            for config in configs:
+                ours, theirs = bench(cell, structure, config, repeats)
+                ratios.append(ours / theirs)
+                rows.append([cell, "x".join(map(str, config)), ours * 1e3, theirs * 1e3, ours / theirs])
+        print_table(["cell", "B x T x I x H", "rnnkit ms", "torch ms", "ratio"], rows,
+                    title=f"forward+backward, {structure_name}")
+    print(f"\ngeometric mean ratio rnnkit/torch: {geometric_mean(ratios):.3f}  (max {max(ratios):.3f})")
+
+
+if __name__ == "__main__":
+    main()
