@@ -34,7 +34,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except OSError as error:
         where = f": {error.filename}" if error.filename else ""
-        print(f"rnnkit: error: {error.strerror or error}{where}", file=sys.stderr)
+        print(f"rnnkit: error: {error.strerror or error}{where}; check the path, its permissions "
+              "and the free disk space", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print("rnnkit: error: out of memory: use smaller sizes (--hidden, --layers, --batch, --seq-len)",
+              file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("rnnkit: interrupted", file=sys.stderr)

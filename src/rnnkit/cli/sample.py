@@ -9,11 +9,13 @@ from pathlib import Path
 import numpy as np
 
 from rnnkit.cli.options import non_negative, positive
-from rnnkit.errors import ConfigError
+from rnnkit.errors import ConfigError, DataError
 from rnnkit.tasks.language_model import load_language_model
 from rnnkit.tasks.poems import generate_poem
 from rnnkit.tasks.sampling import generate
 from rnnkit.training.checkpoint import read_marks
+
+DEFAULT_TEMPERATURE = 0.8
 
 
 def register(subcommands) -> None:
@@ -25,8 +27,7 @@ def register(subcommands) -> None:
     parser.add_argument("--skip-unknown", action="store_true",
                         help="drop prime characters the model has never seen instead of stopping")
     parser.add_argument("--length", type=non_negative(int), default=500, help="characters to write (500)")
-    parser.add_argument("--temperature", type=positive(float), default=0.8,
-                        help="below 1 safer, above 1 wilder (0.8)")
+    parser.add_argument("--temperature", type=positive(float), help="below 1 safer, above 1 wilder (0.8)")
     parser.add_argument("--top-k", type=non_negative(int), default=0, help="draw among the k likeliest, 0 all (0)")
     parser.add_argument("--greedy", action="store_true", help="always take the likeliest character")
     parser.add_argument("--seed", type=int, help="random seed (default: different each time)")
@@ -38,25 +39,55 @@ def register(subcommands) -> None:
 
 
 def run_sample(args: argparse.Namespace) -> int:
+    check_options(args)
+    temperature = args.temperature or DEFAULT_TEMPERATURE
     model, vocab, _ = load_language_model(args.model, _which(args.model, args.which))
     rng = np.random.default_rng(args.seed)
     if args.poem or args.acrostic:
         lines = args.lines or (len(args.acrostic) if args.acrostic else 4)
-        poem = generate_poem(model, vocab, args.poem or 7, lines, args.acrostic,
-                             args.temperature, args.top_k, rng)
+        poem = generate_poem(model, vocab, args.poem or 7, lines, args.acrostic, temperature, args.top_k, rng)
         print("\n".join(poem))
         return 0
-    prime = args.prime
-    if prime:
-        prime = vocab.decode(vocab.encode(prime, unknown="skip" if args.skip_unknown else "error"))
-        if not prime:
-            raise ConfigError("no character of --prime is in the model's vocabulary")
-        sys.stdout.write(prime)
-    for character in generate(model, vocab, args.length, prime, args.temperature, args.top_k, args.greedy, rng):
+    prime = known_prime(args.prime, vocab, args.skip_unknown)
+    sys.stdout.write(prime)
+    for character in generate(model, vocab, args.length, prime, temperature, args.top_k, args.greedy, rng):
         sys.stdout.write(character)
         sys.stdout.flush()
     sys.stdout.write("\n")
     return 0
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Refuse combinations where one option would silently be ignored."""
+    poem = args.poem or args.acrostic
+    clashes = [
+        (args.greedy and args.temperature is not None, "--greedy always takes the likeliest character",
+         "drop --temperature"),
+        (args.greedy and args.top_k, "--greedy always takes the likeliest character", "drop --top-k"),
+        (args.greedy and poem, "poems are always sampled", "drop --greedy"),
+        (args.prime and poem, "a poem starts from its own first line", "drop --prime"),
+        (args.lines and not poem, "--lines is for poems", "add --poem 5 or --poem 7"),
+    ]
+    for clash, why, fix in clashes:
+        if clash:
+            raise ConfigError(f"contradictory options: {why}; {fix}")
+
+
+def known_prime(prime: str, vocab, skip_unknown: bool) -> str:
+    """``prime`` if the model knows all its characters; without the unknown ones under --skip-unknown."""
+    if not prime:
+        return ""
+    try:
+        known = vocab.decode(vocab.encode(prime, unknown="skip" if skip_unknown else "error"))
+    except DataError as error:
+        unknown = sorted(set(prime) - set(vocab.characters))
+        shown = "".join(unknown[:20]) + ("..." if len(unknown) > 20 else "")
+        raise ConfigError(f"--prime has {len(unknown)} character(s) the model has never seen ({shown!r}): "
+                          "remove them, or pass --skip-unknown to drop them") from error
+    if not known:
+        raise ConfigError("no character of --prime is in the model's vocabulary: "
+                          "prime with characters of its training text")
+    return known
 
 
 def _which(path: Path, which: str) -> str:

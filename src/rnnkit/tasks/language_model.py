@@ -93,24 +93,70 @@ class LanguageModelTask:
             raise CheckpointError("checkpoint has no data position (task_state.batches): it is damaged")
         self.train_batches.load_state_dict(state["batches"])
         parts = [tensors[f"hidden_{i}"] for i in range(len(tensors))] if tensors else None
-        if parts is not None:
-            expected = self.model.rnn.cell.state_sizes
-            if len(parts) != len(expected) or any(p.shape[-1] != size for p, size in zip(parts, expected)):
-                raise CheckpointError("the saved hidden state does not fit this model: resume with the same model")
+        if parts is not None and not self._fits_hidden(parts):
+            raise CheckpointError("the saved hidden state does not fit this model (shape, dtype or NaN): "
+                                  "resume with the same model, or the checkpoint is damaged")
         self.hidden = None if parts is None else (parts[0] if len(parts) == 1 else tuple(parts))
+
+    def _fits_hidden(self, parts: list[np.ndarray]) -> bool:
+        """Each saved state is finite, of the model's dtype and of shape (layers, batch, size)."""
+        rnn = self.model.rnn
+        shapes = [(rnn.num_layers * rnn.num_directions, self.train_batches.batch_size, size)
+                  for size in rnn.cell.state_sizes]
+        return len(parts) == len(shapes) and all(
+            p.shape == shape and p.dtype == self.model.dtype and np.isfinite(p).all()
+            for p, shape in zip(parts, shapes))
 
 
 def load_language_model(path, which: str = "last") -> tuple[CharLM, CharVocab, dict]:
     """A trained character model, its vocabulary and its checkpoint's meta, from a run or checkpoint dir."""
     tensors, meta = load_checkpoint(path, which)
-    if meta.get("task") != "char-lm":
-        raise CheckpointError(f"{path} holds a {meta.get('task')!r} model, not a character language model")
-    config = CharLMConfig.from_json(meta.get("model_config"))
-    vocab = CharVocab.from_json(meta.get("vocab"))
-    if len(vocab) != config.vocab_size:
-        raise CheckpointError(f"{path}: vocabulary of {len(vocab)} characters, model expects {config.vocab_size}")
-    model = CharLM(config, dtype=meta.get("dtype", "float32"))
-    expected = {name: (value.shape, value.dtype) for name, value in model.parameters().items()}
-    check_tensors(tensors.get("model", {}), expected, what="model")
+    model, vocab = model_from_checkpoint(tensors, meta, path)
     model.load_state_dict(tensors["model"])
     return model, vocab, meta
+
+
+def model_from_checkpoint(tensors: dict, meta: dict, path) -> tuple[CharLM, CharVocab]:
+    """A model of the checkpoint's config (not yet loaded) and its vocabulary; refuses tensors that
+    do not fit it.
+
+    The config must agree with the stored tensors' sizes, so a hostile meta.json cannot make
+    rnnkit allocate more memory than the checkpoint's own tensors take.
+    """
+    if meta.get("task") != "char-lm":
+        raise CheckpointError(f"{path} holds a {meta.get('task')!r} model, not a character language model")
+    try:
+        config = CharLMConfig.from_json(meta.get("model_config"))
+        vocab = CharVocab.from_json(meta.get("vocab"))
+        dtype = meta.get("dtype", "float32")
+        if dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype {dtype!r} is not 'float32' or 'float64'")
+    except (TypeError, ValueError) as error:     # RnnkitError is a ValueError too
+        raise CheckpointError(f"{path}: the checkpoint's model description is invalid ({error}); "
+                              "it is damaged or was not written by rnnkit train") from None
+    if len(vocab) != config.vocab_size:
+        raise CheckpointError(f"{path}: vocabulary of {len(vocab)} characters, model expects {config.vocab_size}")
+    _check_config_fits(config, tensors.get("model", {}), path)
+    model = CharLM(config, dtype=dtype)
+    expected = {name: (value.shape, value.dtype) for name, value in model.parameters().items()}
+    check_tensors(tensors.get("model", {}), expected, what="model")
+    broken = [name for name, value in tensors["model"].items() if not np.isfinite(value).all()]
+    if broken:
+        raise CheckpointError(f"{path}: the model's {', '.join(broken)} hold NaN or inf: "
+                              "the checkpoint is damaged or was saved after training diverged")
+    return model, vocab
+
+
+def _check_config_fits(config: CharLMConfig, stored: dict, path) -> None:
+    """The sizes the config names are those of the stored decoder, embedding and layers."""
+    shapes = {name: getattr(value, "shape", None) for name, value in stored.items()}
+    fits = (shapes.get("decoder.weight") == (config.vocab_size, config.hidden_size)
+            and f"rnn.weight_hh_l{config.num_layers - 1}" in shapes
+            and f"rnn.weight_hh_l{config.num_layers}" not in shapes
+            and (not config.embedding_dim
+                 or shapes.get("embedding.weight") == (config.vocab_size, config.embedding_dim)))
+    if not fits:
+        raise CheckpointError(
+            f"{path}: the model config in meta.json ({config.num_layers} layer(s) of {config.hidden_size}, "
+            f"{config.vocab_size} characters, embedding {config.embedding_dim}) does not fit the stored "
+            "tensors: the checkpoint is damaged or mixes two models")

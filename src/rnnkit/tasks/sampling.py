@@ -13,6 +13,7 @@ of punctuation, acrostics for the first character of each line).
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Iterator
 
 import numpy as np
@@ -21,9 +22,9 @@ from rnnkit.errors import ConfigError
 
 
 def check_sampling_options(temperature: float, top_k: int, vocab_size: int) -> None:
-    if not temperature > 0:
-        raise ConfigError(f"temperature must be positive, got {temperature} (use --greedy for argmax)")
-    if not 0 <= top_k <= vocab_size:
+    if not (temperature > 0 and math.isfinite(temperature)):
+        raise ConfigError(f"temperature must be positive and finite, got {temperature} (use --greedy for argmax)")
+    if not (isinstance(top_k, (int, np.integer)) and 0 <= top_k <= vocab_size):
         raise ConfigError(f"top-k must be between 0 (off) and the vocabulary size {vocab_size}, got {top_k}")
 
 

@@ -139,6 +139,27 @@ def _move_into_place(temp: Path, final: Path) -> None:
         shutil.rmtree(replaced)
 
 
+def prepare_run_dir(run_dir: str | os.PathLike) -> Path:
+    """Create ``run_dir`` if needed and prove that files can be written in it, before any work.
+
+    A read-only or full disk, a missing permission or a path through a file raises
+    ``ConfigError`` now, rather than after the first hours of training.
+    """
+    run_dir = Path(run_dir)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=run_dir) as probe:  # nameless: nothing is left behind
+            probe.write(b"rnnkit write test\n")
+            probe.flush()
+            os.fsync(probe.fileno())
+    except OSError as error:
+        raise ConfigError(
+            f"cannot write to the run directory {run_dir}: {error.strerror or error}; "
+            "pick another --out, or make it writable"
+        ) from None
+    return run_dir
+
+
 # -- the pointer file: which checkpoint is last, which is best ---------------------
 
 

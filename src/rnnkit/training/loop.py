@@ -37,8 +37,8 @@ from tqdm import tqdm
 from rnnkit.errors import CheckpointError, RnnkitError
 from rnnkit.optim import clip_grad_norm, clip_grad_value
 from rnnkit.optim.schedules import ReduceLROnPlateau
-from rnnkit.training.checkpoint import (checkpoint_name, load_checkpoint, mark, prune, rng_from_json,
-                                        rng_state_to_json, save_checkpoint)
+from rnnkit.training.checkpoint import (checkpoint_name, load_checkpoint, mark, prepare_run_dir, prune,
+                                        rng_from_json, rng_state_to_json, save_checkpoint)
 from rnnkit.training.config import TrainConfig, make_optimizer, make_schedule
 from rnnkit.training.metrics_log import MetricsLog
 
@@ -54,7 +54,7 @@ class Trainer:
                  progress: bool = True, echo=print):
         """``meta``: what describes the run beyond training state (task name, model config, vocabulary)."""
         self.task, self.config, self.meta = task, config, meta
-        self.run_dir = Path(run_dir)
+        self.run_dir = prepare_run_dir(run_dir)
         self.model = task.model
         self.optimizer = make_optimizer(config, self.model)
         self.schedule = make_schedule(config, self.optimizer)
@@ -79,9 +79,15 @@ class Trainer:
                     schedule=self.schedule.state_dict() if self.schedule else None,
                     best_val_loss=self.best_val_loss if math.isfinite(self.best_val_loss) else None,
                     evals_without_improvement=self.evals_without_improvement)
-        save_checkpoint(self.run_dir, name, tensors, meta)
-        mark(self.run_dir, last=name, best=name if best else None)
-        prune(self.run_dir)
+        try:
+            save_checkpoint(self.run_dir, name, tensors, meta)
+            mark(self.run_dir, last=name, best=name if best else None)
+            prune(self.run_dir)
+        except OSError as error:   # disk full, volume gone read-only, ...
+            kept = f"{self.last_checkpoint} is intact" if self.last_checkpoint else "no checkpoint was saved yet"
+            raise CheckpointError(
+                f"cannot save the checkpoint of step {self.step} in {self.run_dir / 'checkpoints'}: "
+                f"{error.strerror or error}; {kept}: free some space, then --resume {self.run_dir}") from None
         self.last_checkpoint = name
         return name
 
@@ -99,7 +105,7 @@ class Trainer:
             best = meta.get("best_val_loss")
             self.best_val_loss = math.inf if best is None else float(best)
             self.evals_without_improvement = int(meta.get("evals_without_improvement", 0))
-        except (KeyError, TypeError, ValueError) as error:
+        except (AttributeError, KeyError, TypeError, ValueError) as error:   # a field of the wrong JSON type
             if isinstance(error, RnnkitError):
                 raise
             raise CheckpointError(f"checkpoint does not fit this run: {error!r}") from error
@@ -112,7 +118,7 @@ class Trainer:
         started = time.perf_counter()
         bar = tqdm(total=self.config.max_steps or None, initial=self.step, disable=not self.progress,
                    unit="step", dynamic_ncols=True)
-        stop_reason = None
+        stop_reason = self._out_of_steps()
         with _CtrlC() as ctrl_c:
             try:
                 while stop_reason is None and self.task.epoch < self.config.epochs:
@@ -191,9 +197,10 @@ class Trainer:
                 bar.write(f"--- sample at step {self.step} ---\n{text}\n---")
         if is_best or self.step % config.checkpoint_every == 0:
             self.save(best=is_best)
-        if config.max_steps and self.step >= config.max_steps:
-            stop = stop or "max steps"
-        return stop
+        return stop or self._out_of_steps()
+
+    def _out_of_steps(self) -> str | None:
+        return "max steps" if self.config.max_steps and self.step >= self.config.max_steps else None
 
     def _out_of_budget(self, started: float) -> str | None:
         minutes = (time.perf_counter() - started) / 60
@@ -206,7 +213,7 @@ class Trainer:
         self.restore()
         self.lr_reductions += 1
         self.optimizer.lr *= 0.5
-        self.echo(f"loss became NaN: back to step {self.step} with lr {self.optimizer.lr:g}")
+        self.echo(f"loss or gradient became NaN or inf: back to step {self.step} with lr {self.optimizer.lr:g}")
 
 
 class _CtrlC:
