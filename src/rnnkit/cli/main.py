@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rnnkit.cli import plot, sample, train
+from rnnkit.cli import classify, forecast, plot, sample, train
 from rnnkit.errors import RnnkitError
 
-COMMANDS = (train, sample, plot)
+COMMANDS = (train, sample, plot, classify, forecast)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,148 @@
+"""What ``rnnkit classify`` and ``rnnkit forecast`` share: learning flags, run directories,
+training with checkpoints and resume, loading a trained model back, and results files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+from rnnkit.cli.options import non_negative, positive
+from rnnkit.errors import CheckpointError, ConfigError
+from rnnkit.module import Module
+from rnnkit.plots import plot_curves
+from rnnkit.training.atomic import atomic_write_text
+from rnnkit.training.checkpoint import check_tensors, load_checkpoint, read_marks
+from rnnkit.training.config import OPTIMIZERS, SCHEDULES, TrainConfig
+from rnnkit.training.loop import Trainer
+from rnnkit.training.metrics_log import read_metrics
+
+BUDGET_FLAGS = ("epochs", "max_steps", "max_minutes")   # what may change when resuming
+RESULTS_FILE = "results.json"
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("RNNKIT_DATA", "../shared/data"))
+
+
+def add_data_dir_argument(group) -> None:
+    group.add_argument("--data-dir", type=Path, default=default_data_dir(),
+                       help="folder of the datasets (default $RNNKIT_DATA or ../shared/data)")
+
+
+def add_learning_arguments(parser, epochs: int, lr: float, eval_every: int, patience: int) -> None:
+    """The optimisation and run flags of a training command, with this task's defaults."""
+    learning = parser.add_argument_group("learning")
+    learning.add_argument("--epochs", type=positive(int), help=f"passes over the training data ({epochs})")
+    learning.add_argument("--max-steps", type=non_negative(int), help="stop after this many updates (0: no limit)")
+    learning.add_argument("--max-minutes", type=non_negative(float), help="stop after this much time (0: no limit)")
+    learning.add_argument("--optimizer", choices=OPTIMIZERS, default="adam", help="(adam)")
+    learning.add_argument("--lr", type=positive(float), default=lr, help=f"learning rate ({lr:g})")
+    learning.add_argument("--weight-decay", type=non_negative(float), default=0.0, help="L2 penalty (0)")
+    learning.add_argument("--clip-norm", type=non_negative(float), default=5.0,
+                          help="largest global gradient norm, 0 for none (5)")
+    learning.add_argument("--schedule", choices=SCHEDULES, default="none", help="learning-rate schedule (none)")
+    learning.add_argument("--patience", type=non_negative(int), default=patience,
+                          help=f"stop after this many validations without improvement, 0 never ({patience})")
+    learning.add_argument("--seed", type=int, default=0)
+    run = parser.add_argument_group("run")
+    run.add_argument("--out", type=Path, help="run directory (default runs/NAME-DATE-TIME)")
+    run.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in RUN_DIR exactly")
+    run.add_argument("--eval-every", type=positive(int), default=eval_every,
+                     help=f"updates between validations and best-checkpoint saves ({eval_every})")
+    run.add_argument("--checkpoint-every", type=positive(int), default=500, help="updates between checkpoints (500)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(default_epochs=epochs)
+
+
+def train_config(args) -> TrainConfig:
+    return TrainConfig(
+        epochs=args.epochs or args.default_epochs, max_steps=args.max_steps or 0, max_minutes=args.max_minutes or 0.0,
+        optimizer=args.optimizer, lr=args.lr, weight_decay=args.weight_decay, clip_norm=args.clip_norm,
+        schedule=args.schedule, eval_every=args.eval_every, sample_every=0, checkpoint_every=args.checkpoint_every,
+        patience=args.patience, seed=args.seed)
+
+
+def resumed_config(args, meta: dict) -> TrainConfig:
+    """The saved training options, with the budget flags given on the command line."""
+    saved = dict(meta["train_config"])
+    for flag in BUDGET_FLAGS:
+        if getattr(args, flag) is not None:
+            saved[flag] = getattr(args, flag)
+    return TrainConfig(**saved)
+
+
+def new_run_dir(args, name: str) -> Path:
+    run_dir = args.out or Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if (run_dir / "checkpoints").exists():
+        raise ConfigError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, or pick another --out")
+    return run_dir
+
+
+def saved_meta(run_dir: Path, task: str) -> dict:
+    """The meta of a run's last checkpoint, which must be of ``task``."""
+    _, meta = load_checkpoint(run_dir)
+    if meta.get("task") != task:
+        raise ConfigError(f"{run_dir} is not a {task} run (task {meta.get('task')!r})")
+    return meta
+
+
+def train(task, config: TrainConfig, run_dir: Path, meta: dict, args, resume: bool) -> dict:
+    """Fit ``task`` (from the last checkpoint when resuming); draw the loss curves into RUN_DIR/curves.png."""
+    trainer = Trainer(task, config, run_dir, meta, progress=not args.no_progress)
+    if resume:
+        trainer.restore()
+        print(f"resuming at step {trainer.step}", file=sys.stderr)
+    print(f"run directory: {run_dir}", file=sys.stderr)
+    result = trainer.fit()
+    print(f"stopped ({result['stop_reason']}) at step {result['step']}; "
+          f"best validation loss {result['best_val_loss']:.4f}", file=sys.stderr)
+    records = read_metrics(run_dir)
+    if any("val_loss" in record for record in records):
+        plot_curves(records, run_dir / "curves.png", title=f"Loss of {run_dir.name}")
+    return result
+
+
+def load_trained_model(path: Path, which: str, task: str, build: Callable[[dict], Module]) -> tuple[Module, dict]:
+    """The model of a run directory or checkpoint folder, checked tensor by tensor against ``build(meta)``.
+
+    ``which="best"`` falls back to the last checkpoint when the run never recorded a best one.
+    """
+    if which == "best" and (path / "checkpoints").is_dir() and "best" not in read_marks(path):
+        which = "last"
+    tensors, meta = load_checkpoint(path, which)
+    if meta.get("task") != task:
+        raise CheckpointError(f"{path} holds a {meta.get('task')!r} model, not a {task} model")
+    model = build(meta)
+    expected = {name: (value.shape, value.dtype) for name, value in model.parameters().items()}
+    check_tensors(tensors.get("model", {}), expected, what="model")
+    model.load_state_dict(tensors["model"])
+    return model.eval(), meta
+
+
+def add_model_path_arguments(parser) -> None:
+    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR_OR_CHECKPOINT")
+    parser.add_argument("--which", choices=("best", "last"), default="best",
+                        help="which checkpoint of a run directory (best)")
+
+
+def write_results(run_dir: Path, key: str, results: dict) -> None:
+    """Merge ``{key: results}`` into RUN_DIR/results.json (written atomically)."""
+    path = run_dir / RESULTS_FILE
+    try:
+        existing = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except ValueError:
+        existing = {}
+    existing[key] = results
+    atomic_write_text(path, json.dumps(existing, indent=2, ensure_ascii=False) + "\n")
+
+
+def report_dir(path: Path, out: Path | None) -> Path:
+    """Where eval writes its PNG and results: --out, else the run directory of ``path``."""
+    if out is not None:
+        return out
+    return path.parent.parent if path.parent.name == "checkpoints" else path

@@ -1,0 +1,168 @@
+"""``rnnkit forecast``: time-series forecasting with an LSTM or GRU, against persistence and seasonal naive.
+
+    rnnkit forecast train --series airline-passengers     train; one-step test RMSE/MAE vs the baselines
+    rnnkit forecast eval RUN_DIR --steps 3                h-step-ahead errors on the test part, and a PNG
+    rnnkit forecast predict RUN_DIR --steps 12            the next values after the end of the series
+
+The first 67 % of the series trains (its last 15 % for early stopping), the rest is
+tested; scaling is fitted on the training part only, and every forecast is turned
+back into the series' own units before it is scored.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+from rnnkit.cli import common
+from rnnkit.cli.options import fraction, positive
+from rnnkit.data.timeseries import SERIES, load_series
+from rnnkit.models.forecaster import Forecaster, ForecasterConfig
+from rnnkit.plots import plot_forecast
+from rnnkit.tasks.forecasting import (SCALERS, STRATEGIES, ForecastingTask, SeriesSplit, SeriesTransform,
+                                      baseline_forecasts, error_table, forecast, forecast_future)
+
+TASK = "forecast"
+
+
+def register(subcommands) -> None:
+    parser = subcommands.add_parser("forecast", help="train and use a time-series forecaster", description=__doc__,
+                                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    register_train(actions)
+    register_eval(actions)
+    register_predict(actions)
+
+
+def register_train(actions) -> None:
+    parser = actions.add_parser("train", help="train a forecaster", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    data = parser.add_argument_group("data")
+    data.add_argument("--series", choices=sorted(SERIES), default="airline-passengers", help="(airline-passengers)")
+    common.add_data_dir_argument(data)
+    data.add_argument("--train-fraction", type=positive(float), default=0.67, help="first part that trains (0.67)")
+    data.add_argument("--val-fraction", type=fraction, default=0.15,
+                      help="end of the training part held out for early stopping (0.15)")
+    data.add_argument("--look-back", type=positive(int), default=12, help="past values the model reads (12)")
+    data.add_argument("--horizon", type=positive(int), default=1,
+                      help="values predicted at once; > 1 for direct multi-step forecasts (1)")
+    data.add_argument("--batch", type=positive(int), default=16, help="windows per batch (16)")
+    transform = parser.add_argument_group("transform (fitted on the training part)")
+    transform.add_argument("--log", action="store_true", help="model log x (a multiplicative season or trend)")
+    transform.add_argument("--difference", action=argparse.BooleanOptionalAction, default=True,
+                           help="model x_t - x_{t-1} (default: yes)")
+    transform.add_argument("--seasonal", action=argparse.BooleanOptionalAction, default=True,
+                           help="difference at the series' period first (default: yes)")
+    transform.add_argument("--scaler", choices=sorted(SCALERS), default="standard", help="(standard)")
+    model = parser.add_argument_group("model")
+    model.add_argument("--cell", choices=("lstm", "gru"), default="lstm", help="(lstm)")
+    model.add_argument("--layers", type=positive(int), default=1, help="(1)")
+    model.add_argument("--hidden", type=positive(int), default=16, help="hidden units (16)")
+    model.add_argument("--dropout", type=fraction, default=0.0, help="(0)")
+    model.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    common.add_learning_arguments(parser, epochs=200, lr=3e-3, eval_every=20, patience=20)
+    parser.set_defaults(run=run_train)
+
+
+def register_eval(actions) -> None:
+    parser = actions.add_parser("eval", help="test errors of a trained forecaster and the baselines")
+    common.add_model_path_arguments(parser)
+    add_forecast_arguments(parser)
+    parser.add_argument("--data-dir", type=Path, help="folder of the series (default: where training read it)")
+    parser.add_argument("--out", type=Path, help="folder for forecast-STEPS.png and results.json (the run's)")
+    parser.set_defaults(run=run_eval)
+
+
+def register_predict(actions) -> None:
+    parser = actions.add_parser("predict", help="forecast the values after the end of the series")
+    common.add_model_path_arguments(parser)
+    add_forecast_arguments(parser)
+    parser.add_argument("--data-dir", type=Path, help="folder of the series (default: where training read it)")
+    parser.set_defaults(run=run_predict)
+
+
+def add_forecast_arguments(parser) -> None:
+    parser.add_argument("--steps", type=positive(int), default=1, help="steps ahead (1)")
+    parser.add_argument("--strategy", choices=STRATEGIES, default="recursive",
+                        help="recursive: feed forecasts back in; direct: the model's h-th output (recursive)")
+
+
+# -- train -------------------------------------------------------------------------------
+def run_train(args) -> int:
+    if args.resume:
+        meta = common.saved_meta(args.resume, TASK)
+        run_dir, config, resume = args.resume, common.resumed_config(args, meta), True
+        model = build_model(meta)
+    else:
+        meta = new_meta(args)
+        run_dir, config, resume = common.new_run_dir(args, args.series), common.train_config(args), False
+        model = Forecaster(ForecasterConfig.from_json(meta["model_config"]), meta["dtype"], rng=args.seed)
+    series, split, transform = load_data(meta)
+    task = ForecastingTask(model, transform, series.values, split, meta["look_back"], meta["batch_size"], config.seed)
+    common.train(task, config, run_dir, meta, args, resume)
+    best, _ = common.load_trained_model(run_dir, "best", TASK, build_model)
+    report(best, meta, run_dir, steps=1, strategy="recursive")
+    if best.config.horizon > 1:
+        report(best, meta, run_dir, steps=best.config.horizon, strategy="direct")
+    return 0
+
+
+def new_meta(args) -> dict:
+    series = load_series(args.series, args.data_dir / "time_series")
+    split = SeriesSplit(len(series.values), args.train_fraction, args.val_fraction)
+    transform = SeriesTransform(log=args.log, difference=args.difference,
+                                seasonal_lag=series.period if args.seasonal else 0, scaler=args.scaler)
+    transform.fit(series.values[:split.train_end])
+    config = ForecasterConfig(cell=args.cell, hidden_size=args.hidden, num_layers=args.layers,
+                              horizon=args.horizon, dropout=args.dropout)
+    data = {"series": args.series, "folder": str((args.data_dir / "time_series").resolve()),
+            "train_fraction": args.train_fraction, "val_fraction": args.val_fraction}
+    return {"task": TASK, "model_config": config.to_json(), "transform": transform.to_json(), "data": data,
+            "look_back": args.look_back, "batch_size": args.batch, "dtype": args.dtype}
+
+
+def load_data(meta: dict, data_dir: Path | None = None):
+    """The series, its split and the fitted transform that ``meta`` describes."""
+    data = meta["data"]
+    series = load_series(data["series"], data_dir / "time_series" if data_dir else data["folder"])
+    split = SeriesSplit(len(series.values), data["train_fraction"], data["val_fraction"])
+    return series, split, SeriesTransform.from_json(meta["transform"])
+
+
+def build_model(meta: dict) -> Forecaster:
+    return Forecaster(ForecasterConfig.from_json(meta.get("model_config")), dtype=meta.get("dtype", "float32"))
+
+
+# -- eval and predict ----------------------------------------------------------------------
+def report(model, meta: dict, out_dir: Path, steps: int, strategy: str, data_dir: Path | None = None) -> dict:
+    """RMSE and MAE of the model and both baselines on every test point; a PNG of forecast vs actual."""
+    series, split, transform = load_data(meta, data_dir)
+    targets = split.test_targets
+    forecasts = {f"{model.config.cell} ({strategy})" if steps > 1 else model.config.cell:
+                 forecast(model, transform, series.values, targets, meta["look_back"], steps, strategy)}
+    forecasts.update(baseline_forecasts(series.values, targets, series.period, steps))
+    table = error_table(series.values[targets], forecasts)
+    print(f"{series.name}: {len(targets)} test points, {steps}-step-ahead forecasts")
+    print(f"{'method':<24}{'RMSE':>12}{'MAE':>12}")
+    for name, errors in table.items():
+        print(f"{name:<24}{errors['rmse']:>12.3f}{errors['mae']:>12.3f}")
+    plot_forecast(series.values, forecasts, out_dir / f"forecast-{steps}.png",
+                  title=f"{series.name}: {steps}-step-ahead test forecasts")
+    common.write_results(out_dir, f"{series.name}-{steps}-step", table)
+    return table
+
+
+def run_eval(args) -> int:
+    model, meta = common.load_trained_model(args.run_dir, args.which, TASK, build_model)
+    report(model, meta, common.report_dir(args.run_dir, args.out), args.steps, args.strategy, args.data_dir)
+    return 0
+
+
+def run_predict(args) -> int:
+    model, meta = common.load_trained_model(args.run_dir, args.which, TASK, build_model)
+    series, _, transform = load_data(meta, args.data_dir)
+    future = forecast_future(model, transform, series.values, meta["look_back"], args.steps, args.strategy)
+    for step, value in enumerate(future, start=1):
+        print(f"{series.times[-1] + step}\t{value:.4f}")
+    return 0

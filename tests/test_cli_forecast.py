@@ -1,0 +1,77 @@
+import json
+
+import numpy as np
+import pytest
+
+from rnnkit.cli.main import main
+
+FAST = ["--hidden", "4", "--epochs", "15", "--eval-every", "5", "--look-back", "6", "--no-progress"]
+
+
+def write_airline_lookalike(root):
+    """Six years of a monthly series with trend and season, under the airline file's name."""
+    folder = root / "time_series"
+    folder.mkdir(parents=True)
+    months = np.arange(72)
+    values = 100 + 2 * months + 15 * np.sin(2 * np.pi * months / 12)
+    rows = [f'"{1949 + m // 12}-{m % 12 + 1:02d}",{v:.0f}' for m, v in zip(months, values)]
+    (folder / "airline-passengers.csv").write_text('"Month","Passengers"\n' + "\n".join(rows) + "\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("forecast")
+    data = write_airline_lookalike(root / "data")
+    run_dir = root / "run"
+    assert main(["forecast", "train", "--data-dir", str(data), "--out", str(run_dir), "--horizon", "2", *FAST]) == 0
+    return run_dir, data
+
+
+def test_train_reports_the_model_and_both_baselines_and_draws_them(trained_run):
+    run_dir, _ = trained_run
+    results = json.loads((run_dir / "results.json").read_text())
+    assert set(results["airline-passengers-1-step"]) == {"lstm", "persistence", "seasonal naive"}
+    assert set(results["airline-passengers-2-step"]) == {"lstm (direct)", "persistence", "seasonal naive"}
+    for png in ("curves.png", "forecast-1.png", "forecast-2.png"):
+        assert (run_dir / png).read_bytes().startswith(b"\x89PNG")
+
+
+def test_eval_prints_a_table_of_rmse_and_mae(trained_run, capsys):
+    run_dir, _ = trained_run
+    assert main(["forecast", "eval", str(run_dir), "--steps", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "3-step-ahead" in out and "lstm (recursive)" in out and "seasonal naive" in out
+
+
+def test_direct_forecast_beyond_the_horizon_is_a_one_line_error(trained_run, capsys):
+    run_dir, _ = trained_run
+    assert main(["forecast", "eval", str(run_dir), "--steps", "3", "--strategy", "direct"]) == 2
+    assert "direct forecast reaches 2 steps" in capsys.readouterr().err
+
+
+def test_predict_prints_the_next_months_in_original_units(trained_run, capsys):
+    run_dir, _ = trained_run
+    assert main(["forecast", "predict", str(run_dir), "--steps", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split("\t")[0] for line in lines] == ["1955-01", "1955-02", "1955-03"]
+    assert all(100 < float(line.split("\t")[1]) < 400 for line in lines)
+
+
+def test_resume_needs_a_forecast_run(trained_run, tmp_path, capsys):
+    run_dir, data = trained_run
+    assert main(["classify", "train", "--resume", str(run_dir), "--no-progress"]) == 2
+    assert "is not a classify run" in capsys.readouterr().err
+
+
+def test_too_long_look_back_is_a_one_line_error(tmp_path, capsys):
+    data = write_airline_lookalike(tmp_path / "data")
+    args = ["forecast", "train", "--data-dir", str(data), "--out", str(tmp_path / "run"), "--look-back", "40"]
+    assert main(args) == 2
+    assert "leave no training or validation window" in capsys.readouterr().err
+
+
+def test_log_transform_of_the_real_airline_series_trains(data_dir, tmp_path, capsys):
+    args = ["forecast", "train", "--data-dir", str(data_dir), "--out", str(tmp_path / "run"), "--log", *FAST]
+    assert main(args) == 0
+    assert "48 test points" in capsys.readouterr().out
