@@ -3,7 +3,7 @@
 A cell is the math of *one time step*. The time loop (``rnnkit.layers.time_loop``)
 calls it, for one layer and one direction, as
 
-    xw[t]  = W_ih x_t + b_ih                 (all t at once, before the loop)
+    xw[t]  = W_ih x_t + b_ih (+ b_hh)        (all t at once, before the loop)
     state  = cell.step_forward(p, xw[t], cache, t)
     ...
     dstate = cell.step_backward(p, dstate, cache, t, dxw, dhw)
@@ -58,6 +58,15 @@ class Cell:
             "bias_ih": (gate_rows,),
             "bias_hh": (gate_rows,),
         }
+
+    def input_bias(self, p) -> np.ndarray:
+        """The bias added to the input projection before the loop: b_ih + b_hh.
+
+        Adding b_hh there rather than at every step changes nothing, as the two
+        are summed anyway; a cell whose b_hh (or part of it) is not simply summed
+        (the GRU's b_hn inside r * (...)) overrides this.
+        """
+        return p["bias_ih"] + p["bias_hh"]
 
     def allocate(self, steps: int, batch: int, dtype) -> SimpleNamespace:
         """Buffers for one sequence: the states (steps + 1 entries) and what backward needs."""

@@ -39,6 +39,14 @@ class GRUCell(Cell):
         super().__init__(hidden_size)
         self.reset_after = reset_after
 
+    def input_bias(self, p):
+        """b_ih + b_hh, but for b_hn with reset after: it stays inside r * (W_hn h + b_hn)."""
+        if not self.reset_after:
+            return super().input_bias(p)
+        bias = p["bias_ih"] + p["bias_hh"]
+        bias[2 * self.hidden_size:] = p["bias_ih"][2 * self.hidden_size:]
+        return bias
+
     def allocate(self, steps, batch, dtype):
         cache = super().allocate(steps, batch, dtype)
         H = self.hidden_size
@@ -54,18 +62,22 @@ class GRUCell(Cell):
     def step_forward(self, p, xw_t, cache, t):
         H = self.hidden_size
         h_prev, gates = cache.h[t], cache.gates[t]
-        W_hh, b_hh = p["weight_hh"], p["bias_hh"]
+        W_hh = p["weight_hh"]                  # xw_t holds b_ih + b_hh but for b_hn (reset after)
         if self.reset_after:
-            hw = h_prev @ W_hh.T + b_hh                       # (B, 3H)
-            sigmoid(xw_t[:, :2 * H] + hw[:, :2 * H], out=gates[:, :2 * H])
+            hw = h_prev @ W_hh.T                              # (B, 3H)
+            hw[:, 2 * H:] += p["bias_hh"][2 * H:]
+            xw_t[:, :2 * H] += hw[:, :2 * H]
+            sigmoid(xw_t[:, :2 * H], out=gates[:, :2 * H])
             reset = gates[:, :H]
             cache.reset_term[t] = hw[:, 2 * H:]
-            n_pre = xw_t[:, 2 * H:] + reset * hw[:, 2 * H:]
+            n_pre = xw_t[:, 2 * H:]
+            n_pre += reset * hw[:, 2 * H:]
         else:
-            hw_rz = h_prev @ W_hh[:2 * H].T + b_hh[:2 * H]
-            sigmoid(xw_t[:, :2 * H] + hw_rz, out=gates[:, :2 * H])
+            xw_t[:, :2 * H] += h_prev @ W_hh[:2 * H].T
+            sigmoid(xw_t[:, :2 * H], out=gates[:, :2 * H])
             reset_h = np.multiply(gates[:, :H], h_prev, out=cache.reset_term[t])
-            n_pre = xw_t[:, 2 * H:] + reset_h @ W_hh[2 * H:].T + b_hh[2 * H:]
+            n_pre = xw_t[:, 2 * H:]
+            n_pre += reset_h @ W_hh[2 * H:].T
         update, candidate = gates[:, H:2 * H], gates[:, 2 * H:]
         np.tanh(n_pre, out=candidate)
         h = cache.h[t + 1]

@@ -78,7 +78,8 @@ class LSTMCell(Cell):
     def step_forward(self, p, xw_t, cache, t):
         H = self.hidden_size
         h_prev, c_prev, c = cache.h[t], cache.c[t], cache.c[t + 1]
-        z = xw_t + h_prev @ p["weight_hh"].T + p["bias_hh"]
+        z = xw_t                              # xw_t = W_ih x_t + b_ih + b_hh, ours to overwrite
+        z += h_prev @ p["weight_hh"].T
         if self.peephole:
             z[:, :H] += p["weight_ci"] * c_prev
             z[:, H:2 * H] += p["weight_cf"] * c_prev

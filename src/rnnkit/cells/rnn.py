@@ -31,8 +31,8 @@ class RNNCell(Cell):
         self.nonlinearity = nonlinearity
 
     def step_forward(self, p, xw_t, cache, t):
-        h_prev = cache.h[t]
-        a = xw_t + h_prev @ p["weight_hh"].T + p["bias_hh"]
+        a = xw_t                              # xw_t = W_ih x_t + b_ih + b_hh, ours to overwrite
+        a += cache.h[t] @ p["weight_hh"].T
         if self.nonlinearity == "tanh":
             np.tanh(a, out=cache.h[t + 1])
         else:

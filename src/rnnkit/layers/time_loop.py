@@ -2,7 +2,7 @@
 
 Forward:
 
-    xw = x W_ih^T + b_ih                      all T steps in one matrix product
+    xw = x W_ih^T + b_ih (+ b_hh)             all T steps in one matrix product
     for t = 0 .. T-1:  state_{t+1} = cell(xw[t], state_t)
 
 Backward runs the same loop from T-1 down to 0, then forms the weight gradients
@@ -22,6 +22,7 @@ and backward lets the state gradient pass a dead step unchanged:
 
 from __future__ import annotations
 
+import contextlib
 from types import SimpleNamespace
 
 import numpy as np
@@ -29,13 +30,18 @@ from threadpoolctl import ThreadpoolController
 
 from rnnkit.cells.base import Cell, flat
 
-LOOP_BLAS_THREADS: int | None = 1
+LOOP_BLAS_THREADS: int | None = None
+SMALL_PRODUCT = 1 << 18          # multiply-adds of one step's hidden product
 _blas = ThreadpoolController()
 
 
-def loop_threads():
-    """A context in which BLAS uses ``LOOP_BLAS_THREADS`` threads."""
-    return _blas.limit(limits=LOOP_BLAS_THREADS, user_api="blas")
+def loop_threads(cell: Cell, batch: int):
+    """A context with the BLAS threads that suit this loop's per-step products."""
+    threads = LOOP_BLAS_THREADS
+    if threads is None:
+        work = batch * cell.num_gates * cell.hidden_size * cell.output_size
+        threads = 1 if work < SMALL_PRODUCT else None
+    return _blas.limit(limits=threads, user_api="blas") if threads else contextlib.nullcontext()
 
 
 def forward_through_time(
@@ -47,13 +53,15 @@ def forward_through_time(
 ) -> tuple[np.ndarray, tuple[np.ndarray, ...], SimpleNamespace]:
     """Run ``cell`` over ``x`` (T, B, I). Returns outputs (T, B, H_out), final state, cache."""
     steps, batch, _ = x.shape
-    xw = x @ p["weight_ih"].T + p["bias_ih"]     # (T, B, gates*H)
+    xw = flat(x) @ p["weight_ih"].T               # (T*B, gates*H): one product for all steps
+    xw += cell.input_bias(p)
+    xw = xw.reshape(steps, batch, -1)
     cache = cell.allocate(steps, batch, x.dtype)
     cache.x, cache.alive = x, alive
     states = cell.states(cache)
     for buffer, state in zip(states, initial_state):
         buffer[0] = state
-    with loop_threads():
+    with loop_threads(cell, batch):
         for t in range(steps):
             cell.step_forward(p, xw[t], cache, t)
             if alive is not None:
@@ -80,7 +88,7 @@ def backward_through_time(
     if alive is not None:
         doutputs = doutputs * alive               # padded outputs are constants
     dstate = list(dfinal_state)
-    with loop_threads():
+    with loop_threads(cell, batch):
         for t in reversed(range(steps)):
             dstate[0] = dstate[0] + doutputs[t]
             if alive is None:
@@ -93,5 +101,5 @@ def backward_through_time(
     grads["weight_ih"] += flat(dxw).T @ flat(x)
     grads["bias_ih"] += dxw.sum(axis=(0, 1))
     cell.accumulate_hidden_grads(p, grads, cache, dhw)
-    dx = dxw @ p["weight_ih"]
+    dx = (flat(dxw) @ p["weight_ih"]).reshape(steps, batch, -1)
     return dx, tuple(dstate)
