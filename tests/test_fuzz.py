@@ -211,7 +211,7 @@ json_values = st.recursive(
     max_leaves=6)
 
 META_FIELDS = ["task", "model_config", "vocab", "dtype", "corpus", "batch_size", "seq_len", "train_config",
-               "step", "optimizer", "task_state", "rng", "schedule", "best_val_loss", "evals_without_improvement"]
+               "step", "optimizer", "task_state", "rng", "schedule", "best_score", "evals_without_improvement"]
 
 
 @st.composite

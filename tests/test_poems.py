@@ -1,6 +1,5 @@
 """rnnkit/tasks/poems.py: the form of regulated verse holds whatever the model says."""
 
-import numpy as np
 import pytest
 
 from rnnkit.data.vocab import CharVocab

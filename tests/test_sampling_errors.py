@@ -127,7 +127,7 @@ def test_checkpoint_of_another_task_is_refused(trained, tmp_path, capsys):
     tensors, meta = load_checkpoint(run)
     save_checkpoint(run, read_marks(run)["last"], tensors, dict(meta, task="forecast"))
     code, _, err = sample(run, capsys, "--which", "last")
-    assert code == 2 and "not a character language model" in one_line_error(err)
+    assert code == 2 and "holds a 'forecast' model, not a 'char-lm' model" in one_line_error(err)
 
 
 def test_sampling_a_trained_run_works(trained, capsys):

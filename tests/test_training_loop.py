@@ -55,7 +55,7 @@ def test_checkpoints_keep_best_and_last_and_hold_the_step(tmp_path):
     _, meta = load_checkpoint(tmp_path)
     assert meta["step"] == 12
     _, best = load_checkpoint(tmp_path, which="best")
-    assert best["best_val_loss"] == min(r["val_loss"] for r in read_metrics(tmp_path) if "val_loss" in r)
+    assert best["best_score"] == min(r["val_loss"] for r in read_metrics(tmp_path) if "val_loss" in r)
     assert len(list((tmp_path / "checkpoints").iterdir())) <= 2
 
 
@@ -81,3 +81,12 @@ def test_char_rnn_schedule_decays_the_rate_once_per_epoch(tmp_path):
     assert len(epochs) >= 3
     for earlier, later in zip(epochs, epochs[1:]):
         assert np.isclose(rates[later], rates[earlier] * 0.9)
+
+
+def test_monitoring_a_maximised_metric_keeps_the_highest(tmp_path):
+    trainer = make_trainer(tmp_path, max_steps=12, monitor="val_accuracy")
+    trainer.task.evaluate = iter([{"val_loss": 1.0, "val_accuracy": a} for a in (0.5, 0.7, 0.6)]).__next__
+    result = trainer.fit()
+    assert result["best_score"] == 0.7
+    _, best = load_checkpoint(tmp_path, which="best")
+    assert best["step"] == 8                    # the second validation, every 4 steps

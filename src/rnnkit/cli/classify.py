@@ -28,6 +28,7 @@ from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.plots import plot_confusion_matrix
 from rnnkit.tasks.classification import (TOKENIZERS, ClassificationTask, class_weights, classification_metrics,
                                          encode_examples, encode_texts, predict_probabilities, tokenize)
+from rnnkit.training.trained import load_trained_model
 
 TASK = "classify"
 DATASETS = {  # name: (folder under the data directory, loader, tokenizer)
@@ -69,7 +70,8 @@ def register_train(actions) -> None:
     model.add_argument("--embedding-scale", type=positive(float), default=0.1,
                        help="initial embeddings ~ N(0, scale^2) (0.1)")
     model.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    common.add_learning_arguments(parser, epochs=10, lr=1e-3, eval_every=100, patience=5)
+    common.add_learning_arguments(parser, epochs=10, lr=1e-3, eval_every=100, patience=5,
+                                  monitors=("val_loss", "val_accuracy", "val_f1"))
     parser.set_defaults(run=run_train)
 
 
@@ -93,10 +95,9 @@ def register_predict(actions) -> None:
 # -- train -------------------------------------------------------------------------------
 def run_train(args) -> int:
     if args.resume:
-        meta = common.saved_meta(args.resume, TASK)
+        meta, model = common.resumed_run(args.resume, TASK, build_model)
         run_dir, config, resume = args.resume, common.resumed_config(args, meta), True
         vocab = Vocabulary.from_json(meta["vocab"])
-        model = build_model(meta)
     else:
         meta, vocab = new_meta(args)
         run_dir, config, resume = common.new_run_dir(args, args.dataset), common.train_config(args), False
@@ -108,7 +109,7 @@ def run_train(args) -> int:
     weights = class_weights(train_set.labels, model.config.num_classes, spec["class_weights"])
     task = ClassificationTask(model, train_set, dev_set, meta["batch_size"], config.seed, weights)
     common.train(task, config, run_dir, meta, args, resume)
-    best, _ = common.load_trained_model(run_dir, "best", TASK, build_model)
+    best, _ = load_trained_model(run_dir, "best", TASK, build_model)
     report(best, meta, ("dev", "test"), run_dir, with_baseline=True)
     return 0
 
@@ -134,7 +135,7 @@ def load_split(spec: dict, split: str) -> list[tuple[str, int]]:
     return loader(spec["folder"], split)
 
 
-def build_model(meta: dict) -> SequenceClassifier:
+def build_model(meta: dict, stored: dict) -> SequenceClassifier:
     config = ClassifierConfig.from_json(meta.get("model_config"))
     if len(Vocabulary.from_json(meta.get("vocab"))) != config.vocab_size:
         raise ConfigError("the checkpoint's vocabulary does not fit its model: the checkpoint is damaged")
@@ -172,7 +173,7 @@ def fit_baseline(spec: dict, vocab: Vocabulary) -> BagOfWordsLogisticRegression:
 
 
 def run_eval(args) -> int:
-    model, meta = common.load_trained_model(args.run_dir, args.which, TASK, build_model)
+    model, meta = load_trained_model(args.run_dir, args.which, TASK, build_model)
     if args.data_dir:
         meta["data"]["folder"] = str(args.data_dir / DATASETS[meta["data"]["dataset"]][0])
     report(model, meta, (args.split,), common.report_dir(args.run_dir, args.out), args.baseline)
@@ -181,7 +182,7 @@ def run_eval(args) -> int:
 
 # -- predict -----------------------------------------------------------------------------
 def run_predict(args) -> int:
-    model, meta = common.load_trained_model(args.run_dir, args.which, TASK, build_model)
+    model, meta = load_trained_model(args.run_dir, args.which, TASK, build_model)
     texts = args.texts or [line.rstrip("\n") for line in sys.stdin]
     if not texts:
         raise ConfigError("no text to classify: pass texts as arguments or on stdin")

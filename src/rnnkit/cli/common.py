@@ -9,17 +9,16 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Callable
 
 from rnnkit.cli.options import non_negative, positive
-from rnnkit.errors import CheckpointError, ConfigError
-from rnnkit.module import Module
+from rnnkit.errors import ConfigError
 from rnnkit.plots import plot_curves
 from rnnkit.training.atomic import atomic_write_text
-from rnnkit.training.checkpoint import check_tensors, load_checkpoint, read_marks
+from rnnkit.training.checkpoint import load_checkpoint
 from rnnkit.training.config import OPTIMIZERS, SCHEDULES, TrainConfig
 from rnnkit.training.loop import Trainer
 from rnnkit.training.metrics_log import read_metrics
+from rnnkit.training.trained import checked_model
 
 BUDGET_FLAGS = ("epochs", "max_steps", "max_minutes")   # what may change when resuming
 RESULTS_FILE = "results.json"
@@ -34,7 +33,8 @@ def add_data_dir_argument(group) -> None:
                        help="folder of the datasets (default $RNNKIT_DATA or ../shared/data)")
 
 
-def add_learning_arguments(parser, epochs: int, lr: float, eval_every: int, patience: int) -> None:
+def add_learning_arguments(parser, epochs: int, lr: float, eval_every: int, patience: int,
+                           monitors: tuple[str, ...] = ("val_loss",)) -> None:
     """The optimisation and run flags of a training command, with this task's defaults."""
     learning = parser.add_argument_group("learning")
     learning.add_argument("--epochs", type=positive(int), help=f"passes over the training data ({epochs})")
@@ -48,6 +48,8 @@ def add_learning_arguments(parser, epochs: int, lr: float, eval_every: int, pati
     learning.add_argument("--schedule", choices=SCHEDULES, default="none", help="learning-rate schedule (none)")
     learning.add_argument("--patience", type=non_negative(int), default=patience,
                           help=f"stop after this many validations without improvement, 0 never ({patience})")
+    learning.add_argument("--monitor", choices=monitors, default=monitors[0],
+                          help=f"validation metric that picks the best checkpoint and drives --patience ({monitors[0]})")
     learning.add_argument("--seed", type=int, default=0)
     run = parser.add_argument_group("run")
     run.add_argument("--out", type=Path, help="run directory (default runs/NAME-DATE-TIME)")
@@ -64,7 +66,7 @@ def train_config(args) -> TrainConfig:
         epochs=args.epochs or args.default_epochs, max_steps=args.max_steps or 0, max_minutes=args.max_minutes or 0.0,
         optimizer=args.optimizer, lr=args.lr, weight_decay=args.weight_decay, clip_norm=args.clip_norm,
         schedule=args.schedule, eval_every=args.eval_every, sample_every=0, checkpoint_every=args.checkpoint_every,
-        patience=args.patience, seed=args.seed)
+        patience=args.patience, monitor=args.monitor, seed=args.seed)
 
 
 def resumed_config(args, meta: dict) -> TrainConfig:
@@ -83,12 +85,12 @@ def new_run_dir(args, name: str) -> Path:
     return run_dir
 
 
-def saved_meta(run_dir: Path, task: str) -> dict:
-    """The meta of a run's last checkpoint, which must be of ``task``."""
-    _, meta = load_checkpoint(run_dir)
+def resumed_run(run_dir: Path, task: str, build) -> tuple[dict, object]:
+    """The meta of a run's last checkpoint, and a fresh model its tensors fit (``Trainer.restore`` loads them)."""
+    tensors, meta = load_checkpoint(run_dir)
     if meta.get("task") != task:
         raise ConfigError(f"{run_dir} is not a {task} run (task {meta.get('task')!r})")
-    return meta
+    return meta, checked_model(tensors, meta, task, build, run_dir)
 
 
 def train(task, config: TrainConfig, run_dir: Path, meta: dict, args, resume: bool) -> dict:
@@ -100,28 +102,11 @@ def train(task, config: TrainConfig, run_dir: Path, meta: dict, args, resume: bo
     print(f"run directory: {run_dir}", file=sys.stderr)
     result = trainer.fit()
     print(f"stopped ({result['stop_reason']}) at step {result['step']}; "
-          f"best validation loss {result['best_val_loss']:.4f}", file=sys.stderr)
+          f"best {result['monitor']} {result['best_score'] or float('nan'):.4f}", file=sys.stderr)
     records = read_metrics(run_dir)
     if any("val_loss" in record for record in records):
         plot_curves(records, run_dir / "curves.png", title=f"Loss of {run_dir.name}")
     return result
-
-
-def load_trained_model(path: Path, which: str, task: str, build: Callable[[dict], Module]) -> tuple[Module, dict]:
-    """The model of a run directory or checkpoint folder, checked tensor by tensor against ``build(meta)``.
-
-    ``which="best"`` falls back to the last checkpoint when the run never recorded a best one.
-    """
-    if which == "best" and (path / "checkpoints").is_dir() and "best" not in read_marks(path):
-        which = "last"
-    tensors, meta = load_checkpoint(path, which)
-    if meta.get("task") != task:
-        raise CheckpointError(f"{path} holds a {meta.get('task')!r} model, not a {task} model")
-    model = build(meta)
-    expected = {name: (value.shape, value.dtype) for name, value in model.parameters().items()}
-    check_tensors(tensors.get("model", {}), expected, what="model")
-    model.load_state_dict(tensors["model"])
-    return model.eval(), meta
 
 
 def add_model_path_arguments(parser) -> None:

@@ -22,6 +22,7 @@ from rnnkit.models.forecaster import Forecaster, ForecasterConfig
 from rnnkit.plots import plot_forecast
 from rnnkit.tasks.forecasting import (SCALERS, STRATEGIES, ForecastingTask, SeriesSplit, SeriesTransform,
                                       baseline_forecasts, error_table, forecast, forecast_future)
+from rnnkit.training.trained import load_trained_model
 
 TASK = "forecast"
 
@@ -91,9 +92,8 @@ def add_forecast_arguments(parser) -> None:
 # -- train -------------------------------------------------------------------------------
 def run_train(args) -> int:
     if args.resume:
-        meta = common.saved_meta(args.resume, TASK)
+        meta, model = common.resumed_run(args.resume, TASK, build_model)
         run_dir, config, resume = args.resume, common.resumed_config(args, meta), True
-        model = build_model(meta)
     else:
         meta = new_meta(args)
         run_dir, config, resume = common.new_run_dir(args, args.series), common.train_config(args), False
@@ -101,7 +101,7 @@ def run_train(args) -> int:
     series, split, transform = load_data(meta)
     task = ForecastingTask(model, transform, series.values, split, meta["look_back"], meta["batch_size"], config.seed)
     common.train(task, config, run_dir, meta, args, resume)
-    best, _ = common.load_trained_model(run_dir, "best", TASK, build_model)
+    best, _ = load_trained_model(run_dir, "best", TASK, build_model)
     report(best, meta, run_dir, steps=1, strategy="recursive")
     if best.config.horizon > 1:
         report(best, meta, run_dir, steps=best.config.horizon, strategy="direct")
@@ -130,7 +130,7 @@ def load_data(meta: dict, data_dir: Path | None = None):
     return series, split, SeriesTransform.from_json(meta["transform"])
 
 
-def build_model(meta: dict) -> Forecaster:
+def build_model(meta: dict, stored: dict) -> Forecaster:
     return Forecaster(ForecasterConfig.from_json(meta.get("model_config")), dtype=meta.get("dtype", "float32"))
 
 
@@ -154,13 +154,13 @@ def report(model, meta: dict, out_dir: Path, steps: int, strategy: str, data_dir
 
 
 def run_eval(args) -> int:
-    model, meta = common.load_trained_model(args.run_dir, args.which, TASK, build_model)
+    model, meta = load_trained_model(args.run_dir, args.which, TASK, build_model)
     report(model, meta, common.report_dir(args.run_dir, args.out), args.steps, args.strategy, args.data_dir)
     return 0
 
 
 def run_predict(args) -> int:
-    model, meta = common.load_trained_model(args.run_dir, args.which, TASK, build_model)
+    model, meta = load_trained_model(args.run_dir, args.which, TASK, build_model)
     series, _, transform = load_data(meta, args.data_dir)
     future = forecast_future(model, transform, series.values, meta["look_back"], args.steps, args.strategy)
     for step, value in enumerate(future, start=1):

@@ -3,6 +3,8 @@
     rnnkit train [TEXT_FILE ...]      learn a character model (default: rnnkit's own source)
     rnnkit sample RUN_DIR             generate text (or poems) from it
     rnnkit plot RUN_DIR               draw its loss curves
+    rnnkit classify train|eval|predict    sentiment / text classification (SST-2, ChnSentiCorp)
+    rnnkit forecast train|eval|predict    time-series forecasting (airline passengers, ...)
 """
 
 from __future__ import annotations

@@ -13,7 +13,6 @@ from rnnkit.errors import ConfigError, DataError
 from rnnkit.tasks.language_model import load_language_model
 from rnnkit.tasks.poems import generate_poem
 from rnnkit.tasks.sampling import generate
-from rnnkit.training.checkpoint import read_marks
 
 DEFAULT_TEMPERATURE = 0.8
 
@@ -41,7 +40,7 @@ def register(subcommands) -> None:
 def run_sample(args: argparse.Namespace) -> int:
     check_options(args)
     temperature = args.temperature or DEFAULT_TEMPERATURE
-    model, vocab, _ = load_language_model(args.model, _which(args.model, args.which))
+    model, vocab, _ = load_language_model(args.model, args.which)
     rng = np.random.default_rng(args.seed)
     if args.poem or args.acrostic:
         lines = args.lines or (len(args.acrostic) if args.acrostic else 4)
@@ -88,10 +87,3 @@ def known_prime(prime: str, vocab, skip_unknown: bool) -> str:
         raise ConfigError("no character of --prime is in the model's vocabulary: "
                           "prime with characters of its training text")
     return known
-
-
-def _which(path: Path, which: str) -> str:
-    """'best' where the run has one, else 'last' (a run that never validated has no best)."""
-    if which == "best" and (path / "checkpoints").is_dir() and "best" not in read_marks(path):
-        return "last"
-    return which

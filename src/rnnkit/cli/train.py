@@ -106,7 +106,7 @@ def run_train(args: argparse.Namespace) -> int:
     print(f"run directory: {trainer.run_dir}", file=sys.stderr)
     result = trainer.fit()
     print(f"stopped ({result['stop_reason']}) at step {result['step']}; "
-          f"best validation loss {result['best_val_loss']:.4f} nats/char", file=sys.stderr)
+          f"best validation loss {result['best_score'] or float('nan'):.4f} nats/char", file=sys.stderr)
     if args.sample_length:
         print_sample(trainer.model, vocab, args.sample_length, trainer.config.seed)
     return 0

@@ -10,7 +10,7 @@ from one batch to the next (truncated BPTT), so ``forward`` takes and returns it
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -19,13 +19,14 @@ from rnnkit.layers.dropout import Dropout
 from rnnkit.layers.embedding import Embedding, one_hot
 from rnnkit.layers.linear import Linear
 from rnnkit.layers.recurrent import GRU, LSTM, RNN
+from rnnkit.models.json_config import JsonConfig, check_positive_ints, check_probability
 from rnnkit.module import Module
 
 RECURRENT_LAYERS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
 
 
 @dataclass
-class CharLMConfig:
+class CharLMConfig(JsonConfig):
     vocab_size: int
     cell: str = "lstm"
     hidden_size: int = 256
@@ -36,25 +37,10 @@ class CharLMConfig:
     def __post_init__(self):
         if self.cell not in RECURRENT_LAYERS:
             raise ConfigError(f"unknown cell {self.cell!r}: choose one of {', '.join(RECURRENT_LAYERS)}")
-        for name in ("vocab_size", "hidden_size", "num_layers"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        check_positive_ints(self, "vocab_size", "hidden_size", "num_layers")
         if not isinstance(self.embedding_dim, int) or self.embedding_dim < 0:
             raise ConfigError(f"embedding_dim must be 0 (one-hot) or positive, got {self.embedding_dim!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict) -> "CharLMConfig":
-        if not isinstance(data, dict):
-            raise ConfigError(f"model config must be a JSON object, got {type(data).__name__}")
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ConfigError(f"model config has unknown fields {sorted(unknown)}")
-        return cls(**data)
+        check_probability("dropout", self.dropout)
 
 
 class CharLM(Module):

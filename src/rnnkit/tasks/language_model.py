@@ -18,7 +18,9 @@ from rnnkit.errors import CheckpointError
 from rnnkit.losses import softmax_cross_entropy
 from rnnkit.models.char_lm import CharLM, CharLMConfig
 from rnnkit.tasks.sampling import generate
-from rnnkit.training.checkpoint import check_tensors, load_checkpoint
+from rnnkit.training.trained import checked_model, load_trained_model
+
+TASK = "char-lm"
 
 
 def as_state_tuple(state) -> tuple:
@@ -110,44 +112,29 @@ class LanguageModelTask:
 
 def load_language_model(path, which: str = "last") -> tuple[CharLM, CharVocab, dict]:
     """A trained character model, its vocabulary and its checkpoint's meta, from a run or checkpoint dir."""
-    tensors, meta = load_checkpoint(path, which)
-    model, vocab = model_from_checkpoint(tensors, meta, path)
-    model.load_state_dict(tensors["model"])
-    return model, vocab, meta
+    model, meta = load_trained_model(path, which, TASK, build_char_lm)
+    return model, CharVocab.from_json(meta["vocab"]), meta
 
 
 def model_from_checkpoint(tensors: dict, meta: dict, path) -> tuple[CharLM, CharVocab]:
-    """A model of the checkpoint's config (not yet loaded) and its vocabulary; refuses tensors that
-    do not fit it.
+    """A model of the checkpoint's config (not yet loaded) and its vocabulary, checked against the tensors."""
+    return checked_model(tensors, meta, TASK, build_char_lm, path), CharVocab.from_json(meta["vocab"])
 
-    The config must agree with the stored tensors' sizes, so a hostile meta.json cannot make
-    rnnkit allocate more memory than the checkpoint's own tensors take.
-    """
-    if meta.get("task") != "char-lm":
-        raise CheckpointError(f"{path} holds a {meta.get('task')!r} model, not a character language model")
-    try:
-        config = CharLMConfig.from_json(meta.get("model_config"))
-        vocab = CharVocab.from_json(meta.get("vocab"))
-        dtype = meta.get("dtype", "float32")
-        if dtype not in ("float32", "float64"):
-            raise ValueError(f"dtype {dtype!r} is not 'float32' or 'float64'")
-    except (TypeError, ValueError) as error:     # RnnkitError is a ValueError too
-        raise CheckpointError(f"{path}: the checkpoint's model description is invalid ({error}); "
-                              "it is damaged or was not written by rnnkit train") from None
+
+def build_char_lm(meta: dict, stored: dict) -> CharLM:
+    """The model that ``meta`` describes, once its config, vocabulary and dtype agree with ``stored``."""
+    config = CharLMConfig.from_json(meta.get("model_config"))
+    vocab = CharVocab.from_json(meta.get("vocab"))
+    dtype = meta.get("dtype", "float32")
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"dtype {dtype!r} is not 'float32' or 'float64'")
     if len(vocab) != config.vocab_size:
-        raise CheckpointError(f"{path}: vocabulary of {len(vocab)} characters, model expects {config.vocab_size}")
-    _check_config_fits(config, tensors.get("model", {}), path)
-    model = CharLM(config, dtype=dtype)
-    expected = {name: (value.shape, value.dtype) for name, value in model.parameters().items()}
-    check_tensors(tensors.get("model", {}), expected, what="model")
-    broken = [name for name, value in tensors["model"].items() if not np.isfinite(value).all()]
-    if broken:
-        raise CheckpointError(f"{path}: the model's {', '.join(broken)} hold NaN or inf: "
-                              "the checkpoint is damaged or was saved after training diverged")
-    return model, vocab
+        raise CheckpointError(f"vocabulary of {len(vocab)} characters, model expects {config.vocab_size}")
+    _check_config_fits(config, stored)
+    return CharLM(config, dtype=dtype)
 
 
-def _check_config_fits(config: CharLMConfig, stored: dict, path) -> None:
+def _check_config_fits(config: CharLMConfig, stored: dict) -> None:
     """The sizes the config names are those of the stored decoder, embedding and layers."""
     shapes = {name: getattr(value, "shape", None) for name, value in stored.items()}
     fits = (shapes.get("decoder.weight") == (config.vocab_size, config.hidden_size)
@@ -157,6 +144,6 @@ def _check_config_fits(config: CharLMConfig, stored: dict, path) -> None:
                  or shapes.get("embedding.weight") == (config.vocab_size, config.embedding_dim)))
     if not fits:
         raise CheckpointError(
-            f"{path}: the model config in meta.json ({config.num_layers} layer(s) of {config.hidden_size}, "
+            f"the model config in meta.json ({config.num_layers} layer(s) of {config.hidden_size}, "
             f"{config.vocab_size} characters, embedding {config.embedding_dim}) does not fit the stored "
             "tensors: the checkpoint is damaged or mixes two models")

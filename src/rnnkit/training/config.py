@@ -30,7 +30,8 @@ class TrainConfig:
     sample_every: int = 1000        # updates between printed samples (0: never)
     checkpoint_every: int = 500     # updates between checkpoints
     patience: int = 0               # stop after this many validations without improvement (0: never)
-    min_delta: float = 1e-4         # a validation loss improves only by more than this
+    min_delta: float = 1e-4         # a validation metric improves only by more than this
+    monitor: str = "val_loss"       # the metric that picks the best checkpoint and drives early stopping
     on_nan: str = "stop"            # stop | reduce-lr: restore the last checkpoint and halve the lr
     seed: int = 0
 
@@ -50,6 +51,11 @@ class TrainConfig:
                      "sample_every", "patience", "min_delta"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name.replace('_', '-')} must not be negative, got {getattr(self, name)}")
+
+    @property
+    def monitor_maximized(self) -> bool:
+        """Accuracies and F1 scores are better higher; losses and errors lower."""
+        return self.monitor.endswith(("accuracy", "f1"))
 
     def to_json(self) -> dict:
         return asdict(self)

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from rnnkit.errors import CheckpointError, RnnkitError
+from rnnkit.errors import CheckpointError, ConfigError, RnnkitError
 from rnnkit.optim import clip_grad_norm, clip_grad_value
 from rnnkit.optim.schedules import ReduceLROnPlateau
 from rnnkit.training.checkpoint import (checkpoint_name, load_checkpoint, mark, prepare_run_dir, prune,
@@ -61,7 +61,7 @@ class Trainer:
         self.rng = np.random.default_rng(config.seed)
         self.model.set_rng(self.rng)
         self.step = 0
-        self.best_val_loss = math.inf
+        self.best_score: float | None = None      # the best value of config.monitor so far
         self.evals_without_improvement = 0
         self.last_checkpoint: str | None = None
         self.lr_reductions = 0
@@ -77,7 +77,7 @@ class Trainer:
         meta = dict(self.meta, train_config=self.config.to_json(), step=self.step,
                     optimizer=optimizer_scalars, task_state=task_state, rng=rng_state_to_json(self.rng),
                     schedule=self.schedule.state_dict() if self.schedule else None,
-                    best_val_loss=self.best_val_loss if math.isfinite(self.best_val_loss) else None,
+                    best_score=self.best_score,
                     evals_without_improvement=self.evals_without_improvement)
         try:
             save_checkpoint(self.run_dir, name, tensors, meta)
@@ -102,8 +102,8 @@ class Trainer:
             self.task.load_state(tensors.get("task", {}), meta["task_state"])
             self.rng.bit_generator.state = rng_from_json(meta["rng"]).bit_generator.state
             self.step = int(meta["step"])
-            best = meta.get("best_val_loss")
-            self.best_val_loss = math.inf if best is None else float(best)
+            best = meta.get("best_score")
+            self.best_score = None if best is None else float(best)
             self.evals_without_improvement = int(meta.get("evals_without_improvement", 0))
         except (AttributeError, KeyError, TypeError, ValueError) as error:   # a field of the wrong JSON type
             if isinstance(error, RnnkitError):
@@ -130,7 +130,8 @@ class Trainer:
         if stop_reason == "interrupted":
             self.echo(f"interrupted: saved {self.run_dir / 'checkpoints' / checkpoint_name(self.step)}; "
                       f"continue with --resume {self.run_dir}")
-        return {"stop_reason": stop_reason or "finished", "step": self.step, "best_val_loss": self.best_val_loss}
+        return {"stop_reason": stop_reason or "finished", "step": self.step,
+                "monitor": self.config.monitor, "best_score": self.best_score}
 
     def _run_epoch(self, bar, started: float, ctrl_c: "_CtrlC") -> str | None:
         """The rest of the current epoch; a stop reason, or None to go on."""
@@ -185,8 +186,10 @@ class Trainer:
             bar.write(f"step {self.step}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
             if isinstance(self.schedule, ReduceLROnPlateau):
                 self.schedule.step(metrics["val_loss"])
-            if metrics["val_loss"] < self.best_val_loss - config.min_delta:
-                self.best_val_loss, self.evals_without_improvement, is_best = metrics["val_loss"], 0, True
+            if config.monitor not in metrics:
+                raise ConfigError(f"cannot select on {config.monitor!r}: validation reports {sorted(metrics)}")
+            if self._improves(metrics[config.monitor]):
+                self.best_score, self.evals_without_improvement, is_best = metrics[config.monitor], 0, True
             else:
                 self.evals_without_improvement += 1
                 if config.patience and self.evals_without_improvement >= config.patience:
@@ -201,6 +204,14 @@ class Trainer:
 
     def _out_of_steps(self) -> str | None:
         return "max steps" if self.config.max_steps and self.step >= self.config.max_steps else None
+
+    def _improves(self, value: float) -> bool:
+        """Whether ``value`` of the monitored metric beats the best by more than ``min_delta``."""
+        if self.best_score is None:
+            return math.isfinite(value)
+        if self.config.monitor_maximized:
+            return value > self.best_score + self.config.min_delta
+        return value < self.best_score - self.config.min_delta
 
     def _out_of_budget(self, started: float) -> str | None:
         minutes = (time.perf_counter() - started) / 60
