@@ -39,12 +39,8 @@ LABELS = ("negative", "positive")
 
 
 def register(subcommands) -> None:
-    parser = subcommands.add_parser("classify", help="train and use a text classifier", description=__doc__,
-                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    register_train(actions)
-    register_eval(actions)
-    register_predict(actions)
+    common.register_actions(subcommands, "classify", "train and use a text classifier", __doc__,
+                            (register_train, register_eval, register_predict))
 
 
 def register_train(actions) -> None:

@@ -4,6 +4,7 @@ training with checkpoints and resume, loading a trained model back, and results 
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -22,6 +23,15 @@ from rnnkit.training.trained import checked_model
 
 BUDGET_FLAGS = ("epochs", "max_steps", "max_minutes")   # what may change when resuming
 RESULTS_FILE = "results.json"
+
+
+def register_actions(subcommands, name: str, help: str, description: str, actions) -> None:
+    """``rnnkit NAME ACTION``: one subcommand whose actions register themselves (train, eval, predict)."""
+    parser = subcommands.add_parser(name, help=help, description=description,
+                                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    subparsers = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for register_action in actions:
+        register_action(subparsers)
 
 
 def default_data_dir() -> Path:

@@ -28,12 +28,8 @@ TASK = "forecast"
 
 
 def register(subcommands) -> None:
-    parser = subcommands.add_parser("forecast", help="train and use a time-series forecaster", description=__doc__,
-                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    register_train(actions)
-    register_eval(actions)
-    register_predict(actions)
+    common.register_actions(subcommands, "forecast", "train and use a time-series forecaster", __doc__,
+                            (register_train, register_eval, register_predict))
 
 
 def register_train(actions) -> None:

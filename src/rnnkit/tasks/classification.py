@@ -23,7 +23,7 @@ from rnnkit.errors import ConfigError, DataError
 from rnnkit.losses import softmax, softmax_cross_entropy
 from rnnkit.metrics import accuracy, confusion_matrix, precision_recall_f1
 from rnnkit.models.classifier import SequenceClassifier
-from rnnkit.tasks.epochs import EpochBatches
+from rnnkit.tasks.epochs import EpochBatches, EpochTask
 
 TOKENIZERS: dict[str, Callable[[str], list[str]]] = {"words": tokenize_words, "chinese": tokenize_chinese}
 EVAL_BATCH = 256
@@ -108,8 +108,7 @@ def classification_metrics(labels: np.ndarray, probabilities: np.ndarray,
             "confusion": confusion_matrix(labels, predicted, num_classes)}
 
 
-class ClassificationTask:
-    unit = "seq"
+class ClassificationTask(EpochTask):
 
     def __init__(self, model: SequenceClassifier, train: EncodedTexts, val: EncodedTexts, batch_size: int,
                  seed: int = 0, weights: np.ndarray | None = None):
@@ -130,13 +129,6 @@ class ClassificationTask:
         rng = np.random.default_rng([self.seed, epoch])
         return bucket_batches(self.train_set.lengths, self.batch_size, rng)
 
-    @property
-    def epoch(self) -> int:
-        return self.batch_order.epoch
-
-    def batches(self):
-        return iter(self.batch_order)
-
     def train_step(self, batch: np.ndarray) -> tuple[float, int]:
         ids, lengths = pad_batch([self.train_set.sequences[i] for i in batch])
         self.model.train()
@@ -149,12 +141,3 @@ class ClassificationTask:
         metrics = classification_metrics(self.val_set.labels, predict_probabilities(self.model, self.val_set.sequences),
                                           self.weights)
         return {"val_loss": metrics["loss"], "val_accuracy": metrics["accuracy"], "val_f1": metrics["f1"]}
-
-    def sample(self, rng) -> None:
-        return None
-
-    def state(self) -> tuple[dict, dict]:
-        return {}, self.batch_order.state_dict()
-
-    def load_state(self, tensors: dict, state: dict) -> None:
-        self.batch_order.load_state_dict(state)

@@ -44,3 +44,28 @@ class EpochBatches:
             raise CheckpointError(f"the saved data position (epoch {epoch!r}, batch {position!r}) is invalid: "
                                   "the checkpoint is damaged")
         self.epoch, self.position = epoch, position
+
+
+class EpochTask:
+    """The part of the training-task protocol (``rnnkit.training.loop``) that a task walking
+    ``EpochBatches`` shares: a subclass sets ``self.batch_order = EpochBatches(self.epoch_batches)``
+    and writes ``epoch_batches``, ``train_step`` and ``evaluate``."""
+
+    unit = "seq"
+    batch_order: EpochBatches
+
+    @property
+    def epoch(self) -> int:
+        return self.batch_order.epoch
+
+    def batches(self):
+        return iter(self.batch_order)
+
+    def sample(self, rng) -> None:
+        return None
+
+    def state(self) -> tuple[dict, dict]:
+        return {}, self.batch_order.state_dict()
+
+    def load_state(self, tensors: dict, state: dict) -> None:
+        self.batch_order.load_state_dict(state)

@@ -38,7 +38,7 @@ from rnnkit.errors import CheckpointError, ConfigError, DataError
 from rnnkit.losses import mse_loss
 from rnnkit.metrics import mae, rmse
 from rnnkit.models.forecaster import Forecaster
-from rnnkit.tasks.epochs import EpochBatches
+from rnnkit.tasks.epochs import EpochBatches, EpochTask
 
 SCALERS = {"minmax": MinMaxScaler, "standard": StandardScaler}
 STRATEGIES = ("recursive", "direct")
@@ -201,7 +201,7 @@ def error_table(actual: np.ndarray, forecasts: dict[str, np.ndarray]) -> dict[st
     return {name: {"rmse": rmse(actual, f), "mae": mae(actual, f)} for name, f in forecasts.items()}
 
 
-class ForecastingTask:
+class ForecastingTask(EpochTask):
     """Windows of one series: shuffled mini-batches of the training targets; validation on the held-out end."""
 
     unit = "window"
@@ -231,13 +231,6 @@ class ForecastingTask:
         order = np.random.default_rng([self.seed, epoch]).permutation(self.train_targets)
         return [order[k:k + self.batch_size] for k in range(0, len(order), self.batch_size)]
 
-    @property
-    def epoch(self) -> int:
-        return self.batch_order.epoch
-
-    def batches(self):
-        return iter(self.batch_order)
-
     def train_step(self, targets: np.ndarray) -> tuple[float, int]:
         inputs, expected = self._windows(targets)
         self.model.train()
@@ -252,12 +245,3 @@ class ForecastingTask:
         loss, _ = mse_loss(self.model(inputs), expected)
         self.model.train()
         return {"val_loss": float(loss)}
-
-    def sample(self, rng) -> None:
-        return None
-
-    def state(self) -> tuple[dict, dict]:
-        return {}, self.batch_order.state_dict()
-
-    def load_state(self, tensors: dict, state: dict) -> None:
-        self.batch_order.load_state_dict(state)
