@@ -109,7 +109,6 @@ def classification_metrics(labels: np.ndarray, probabilities: np.ndarray,
 
 
 class ClassificationTask(EpochTask):
-
     def __init__(self, model: SequenceClassifier, train: EncodedTexts, val: EncodedTexts, batch_size: int,
                  seed: int = 0, weights: np.ndarray | None = None):
         if batch_size < 1:
