@@ -5,6 +5,9 @@
 
 Prints, per config (B, T, I, H), the median seconds of both and the ratio rnnkit/torch
 (below 1: rnnkit is faster), then the geometric mean of the ratios. float32, all cores.
+The efficiency column is rnnkit's GFLOP/s (matrix-product flops only: forward
+2TB(I+H)GH per layer and direction, backward twice that) over the GFLOP/s of one
+large NumPy product measured in the same run.
 """
 
 from __future__ import annotations
@@ -44,6 +47,24 @@ def torch_step(module, x, dy):
     return run
 
 
+def matmul_gflops() -> float:
+    """What this machine's BLAS reaches on one large float32 product (2048^3), in GFLOP/s."""
+    a = np.random.default_rng(0).standard_normal((2048, 2048)).astype(np.float32)
+    return 2 * 2048 ** 3 / median_seconds(lambda: a @ a, 5) / 1e9
+
+
+def layer_gflop(cell: str, structure: dict, config) -> float:
+    """Flops of the matrix products of one forward+backward (the elementwise work is not counted)."""
+    batch, steps, inputs, hidden = config
+    gates = {"LSTM": 4, "GRU": 3, "RNN": 1}[cell]
+    directions = 2 if structure.get("bidirectional") else 1
+    total = 0
+    for layer in range(structure["num_layers"]):
+        layer_input = inputs if layer == 0 else hidden * directions
+        total += directions * 3 * 2 * steps * batch * (layer_input + hidden) * gates * hidden
+    return total / 1e9
+
+
 def bench(cell: str, structure: dict, config, repeats: int) -> tuple[float, float]:
     batch, steps, inputs, hidden = config
     ours_class, torch_class = CELLS[cell]
@@ -68,6 +89,8 @@ def main() -> None:
     structures = {"1 layer": STRUCTURES["1 layer"]} if args.quick else STRUCTURES
     repeats = args.repeats or (3 if args.quick else 5)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}; numpy {np.__version__}; float32")
+    peak = matmul_gflops()
+    print(f"one large NumPy product: {peak:.1f} GFLOP/s")
     ratios = []
     for structure_name, structure in structures.items():
         rows = []
@@ -75,8 +98,10 @@ def main() -> None:
             for config in configs:
                 ours, theirs = bench(cell, structure, config, repeats)
                 ratios.append(ours / theirs)
-                rows.append([cell, "x".join(map(str, config)), ours * 1e3, theirs * 1e3, ours / theirs])
-        print_table(["cell", "B x T x I x H", "rnnkit ms", "torch ms", "ratio"], rows,
+                efficiency = layer_gflop(cell, structure, config) / ours / peak
+                rows.append([cell, "x".join(map(str, config)), ours * 1e3, theirs * 1e3, ours / theirs,
+                             f"{100 * efficiency:.0f} %"])
+        print_table(["cell", "B x T x I x H", "rnnkit ms", "torch ms", "ratio", "efficiency"], rows,
                     title=f"forward+backward, {structure_name}")
     print(f"\ngeometric mean ratio rnnkit/torch: {geometric_mean(ratios):.3f}  (max {max(ratios):.3f})")
 

@@ -30,3 +30,9 @@ def test_failed_write_keeps_the_old_file_and_cleans_up(tmp_path):
         atomic_write_bytes(target, "not bytes")  # the write itself fails
     assert target.read_text() == "old"
     assert sorted(path.name for path in tmp_path.iterdir()) == ["meta.json"]
+
+
+def test_written_files_are_readable_by_others(tmp_path):
+    path = tmp_path / "plot.png"
+    atomic_write_bytes(path, b"data")
+    assert path.stat().st_mode & 0o777 == 0o644

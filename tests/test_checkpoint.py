@@ -444,3 +444,8 @@ def test_mutated_checkpoint_loads_identically_or_raises_checkpoint_error(pristin
             return
         assert_same_tensors(tensors, make_tensors(3))
         assert meta == META
+
+
+def test_checkpoint_directories_are_readable_by_others(tmp_path):
+    path = save_checkpoint(tmp_path, checkpoint_name(1), {"model": {"w": np.zeros(2)}}, {})
+    assert path.stat().st_mode & 0o777 == 0o755

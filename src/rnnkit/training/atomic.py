@@ -26,11 +26,16 @@ def fsync_directory(directory: str | os.PathLike) -> None:
         os.close(fd)
 
 
+FILE_MODE = 0o644
+DIRECTORY_MODE = 0o755
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Replace the file at ``path`` with ``data`` in one atomic step."""
     path = Path(path)
     fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, FILE_MODE)              # mkstemp makes files only their owner can read
         with os.fdopen(fd, "wb") as file:
             file.write(data)
             file.flush()

@@ -47,7 +47,7 @@ import numpy as np
 import safetensors.numpy
 
 from rnnkit.errors import CheckpointError, ConfigError
-from rnnkit.training.atomic import atomic_write_bytes, atomic_write_text, fsync_directory
+from rnnkit.training.atomic import DIRECTORY_MODE, atomic_write_bytes, atomic_write_text, fsync_directory
 
 FORMAT = "rnnkit-checkpoint"
 VERSION = 1
@@ -97,6 +97,7 @@ def save_checkpoint(
     root = Path(run_dir) / CHECKPOINTS_DIR
     root.mkdir(parents=True, exist_ok=True)
     temp = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{name}-", dir=root))
+    temp.chmod(DIRECTORY_MODE)                    # mkdtemp makes directories only their owner can read
     try:
         files = {}
         for stem, named in tensors.items():

@@ -1,0 +1,103 @@
+"""One training step of the character model, rnnkit against the same model in PyTorch.
+
+    Embedding(65, 64) -> LSTM 512 x 2 -> Linear -> cross-entropy -> Adam,  batch 64 x 100 characters
+
+    python benchmarks/bench_train_step.py            # time (median of repeats) and peak memory of each
+    python benchmarks/bench_train_step.py --quick
+
+Time and characters/s come from one process. Peak memory is each framework's
+alone: a fresh subprocess per framework runs the steps and reports the growth of its
+peak resident set size (``ru_maxrss``) over the model's own setup.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+
+import numpy as np
+from common import median_seconds, print_table
+
+VOCAB, EMBEDDING, HIDDEN, LAYERS, BATCH, STEPS = 65, 64, 512, 2, 64, 100
+
+
+def rnnkit_step():
+    from rnnkit.losses import softmax_cross_entropy
+    from rnnkit.models.char_lm import CharLM, CharLMConfig
+    from rnnkit.optim import Adam
+
+    model = CharLM(CharLMConfig(VOCAB, "lstm", HIDDEN, LAYERS, EMBEDDING), rng=0)
+    optimizer = Adam(model, lr=2e-3)
+    inputs, targets = batch()
+
+    def step():
+        model.zero_grad()
+        logits, _ = model(inputs)
+        _, dlogits = softmax_cross_entropy(logits, targets)
+        model.backward(dlogits)
+        optimizer.step()
+    return step
+
+
+def torch_step():
+    import torch
+
+    class CharModel(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = torch.nn.Embedding(VOCAB, EMBEDDING)
+            self.rnn = torch.nn.LSTM(EMBEDDING, HIDDEN, LAYERS)
+            self.decoder = torch.nn.Linear(HIDDEN, VOCAB)
+
+        def forward(self, ids):
+            hidden, _ = self.rnn(self.embedding(ids))
+            return self.decoder(hidden)
+
+    model = CharModel()
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    inputs, targets = (torch.from_numpy(a) for a in batch())
+
+    def step():
+        optimizer.zero_grad()
+        logits = model(inputs)
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, VOCAB), targets.reshape(-1))
+        loss.backward()
+        optimizer.step()
+    return step
+
+
+def batch() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return rng.integers(0, VOCAB, (STEPS, BATCH)), rng.integers(0, VOCAB, (STEPS, BATCH))
+
+
+def peak_memory_mb(framework: str, steps: int) -> float:
+    """Growth of the peak RSS while running ``steps`` steps, in a fresh process of its own."""
+    code = (f"import sys, resource, json; sys.path.insert(0, 'benchmarks'); import bench_train_step as b; "
+            f"step = b.{framework}_step(); before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
+            f"[step() for _ in range({steps})]; "
+            f"print(json.dumps((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024))")
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="3 timed steps instead of 7")
+    args = parser.parse_args()
+    repeats = 3 if args.quick else 7
+    ours = median_seconds(rnnkit_step(), repeats)
+    theirs = median_seconds(torch_step(), repeats)
+    characters = BATCH * STEPS
+    memory = {name: peak_memory_mb(name, 3) for name in ("rnnkit", "torch")}
+    print_table(["framework", "s/step", "chars/s", "peak MB"],
+                [["rnnkit", ours, characters / ours, memory["rnnkit"]],
+                 ["torch", theirs, characters / theirs, memory["torch"]]],
+                title=f"training step: LSTM {HIDDEN}x{LAYERS}, batch {BATCH} x {STEPS}, vocabulary {VOCAB}")
+    print(f"\nratio rnnkit/torch: time {ours / theirs:.3f}, peak memory {memory['rnnkit'] / memory['torch']:.3f}")
+
+
+if __name__ == "__main__":
+    main()
