@@ -27,7 +27,7 @@ LSTM_384 = ["--cell", "lstm", "--layers", "2", "--hidden", "384", "--embedding",
 # Adagrad with learning rate 0.1 and gradients clipped to [-5, 5].
 MIN_CHAR_RNN = ["--cell", "rnn", "--layers", "1", "--hidden", "100", "--embedding", "0", "--batch", "1",
                 "--seq-len", "25", "--optimizer", "adagrad", "--lr", "0.1", "--clip-value", "5", "--clip-norm", "0",
-                "--eval-every", "20000", "--checkpoint-every", "20000", "--sample-every", "0"]
+                "--eval-every", "20000", "--checkpoint-every", "20000", "--sample-every", "0", "--log-every", "1000"]
 TANG = ["--column", "poem", "--cell", "lstm", "--layers", "2", "--hidden", "256", "--embedding", "128",
         "--dropout", "0.1", "--batch", "32", "--seq-len", "64", "--lr", "3e-3", "--eval-every", "100",
         "--checkpoint-every", "200", "--sample-every", "0"]

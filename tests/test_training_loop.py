@@ -1,6 +1,7 @@
 """rnnkit/training/loop.py with the language-model task: exact resume, schedules, early stopping."""
 
 import numpy as np
+import pytest
 
 from rnnkit.data.batches import split_train_val
 from rnnkit.data.vocab import CharVocab
@@ -90,3 +91,18 @@ def test_monitoring_a_maximised_metric_keeps_the_highest(tmp_path):
     assert result["best_score"] == 0.7
     _, best = load_checkpoint(tmp_path, which="best")
     assert best["step"] == 8                    # the second validation, every 4 steps
+
+
+def test_log_every_averages_updates_and_resumes_exactly(tmp_path):
+    per_step = make_trainer(tmp_path / "per-step", max_steps=24)
+    per_step.fit()
+    losses = train_losses(tmp_path / "per-step")
+
+    make_trainer(tmp_path / "windowed", max_steps=10, log_every=4).fit()   # stops inside a window
+    resumed = make_trainer(tmp_path / "windowed", max_steps=24, log_every=4)
+    resumed.restore()
+    resumed.fit()
+    windowed = train_losses(tmp_path / "windowed")
+    assert sorted(windowed) == [4, 8, 12, 16, 20, 24]
+    for step, mean in windowed.items():
+        assert mean == pytest.approx(np.mean([losses[s] for s in range(step - 3, step + 1)]), rel=1e-12)

@@ -67,6 +67,8 @@ def add_learning_arguments(parser, epochs: int, lr: float, eval_every: int, pati
     run.add_argument("--eval-every", type=positive(int), default=eval_every,
                      help=f"updates between validations and best-checkpoint saves ({eval_every})")
     run.add_argument("--checkpoint-every", type=positive(int), default=500, help="updates between checkpoints (500)")
+    run.add_argument("--log-every", type=positive(int), default=1,
+                     help="updates averaged into one line of metrics.jsonl (1)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(default_epochs=epochs)
 
@@ -76,7 +78,7 @@ def train_config(args) -> TrainConfig:
         epochs=args.epochs or args.default_epochs, max_steps=args.max_steps or 0, max_minutes=args.max_minutes or 0.0,
         optimizer=args.optimizer, lr=args.lr, weight_decay=args.weight_decay, clip_norm=args.clip_norm,
         schedule=args.schedule, eval_every=args.eval_every, sample_every=0, checkpoint_every=args.checkpoint_every,
-        patience=args.patience, monitor=args.monitor, seed=args.seed)
+        log_every=args.log_every, patience=args.patience, monitor=args.monitor, seed=args.seed)
 
 
 def resumed_config(args, meta: dict) -> TrainConfig:

@@ -93,6 +93,8 @@ def register(subcommands) -> None:
     run.add_argument("--sample-every", type=non_negative(int), default=1000,
                      help="updates between printed samples, 0 never (1000)")
     run.add_argument("--checkpoint-every", type=positive(int), default=500, help="updates between checkpoints (500)")
+    run.add_argument("--log-every", type=positive(int), default=1,
+                     help="updates averaged into one line of metrics.jsonl (1)")
     run.add_argument("--sample-length", type=non_negative(int), default=500, help="characters of the final sample")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(run=run_train, defaults=vars(parser.parse_args([])))
@@ -166,7 +168,7 @@ def new_trainer(args) -> tuple[Trainer, CharVocab]:
     train_config = TrainConfig(
         **given, optimizer=args.optimizer, momentum=args.momentum, weight_decay=args.weight_decay,
         clip_value=args.clip_value, schedule=args.schedule, decay=args.decay, decay_after=args.decay_after,
-        eval_every=args.eval_every,
+        eval_every=args.eval_every, log_every=args.log_every,
         sample_every=args.sample_every, checkpoint_every=args.checkpoint_every, patience=args.patience,
         seed=args.seed)
     run_dir = args.out or default_run_dir(args.files)

@@ -27,6 +27,7 @@ class TrainConfig:
     decay: float = 0.97             # factor of step / char-rnn / plateau schedules
     decay_after: int = 10           # char-rnn: first epoch to decay; step: every this many epochs
     eval_every: int = 200           # updates between validations
+    log_every: int = 1              # updates averaged into one line of metrics.jsonl
     sample_every: int = 1000        # updates between printed samples (0: never)
     checkpoint_every: int = 500     # updates between checkpoints
     patience: int = 0               # stop after this many validations without improvement (0: never)
@@ -44,7 +45,7 @@ class TrainConfig:
             raise ConfigError(f"on_nan must be 'stop' or 'reduce-lr', got {self.on_nan!r}")
         if not self.lr > 0:
             raise ConfigError(f"learning rate must be positive, got {self.lr}")
-        for name in ("epochs", "eval_every", "checkpoint_every"):
+        for name in ("epochs", "eval_every", "checkpoint_every", "log_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         for name in ("max_steps", "max_minutes", "momentum", "weight_decay", "clip_norm", "clip_value",

@@ -65,6 +65,7 @@ class Trainer:
         self.evals_without_improvement = 0
         self.last_checkpoint: str | None = None
         self.lr_reductions = 0
+        self.log_window = empty_log_window()      # the updates since the last metrics line
         self.progress, self.echo = progress, echo
         self.log = MetricsLog(self.run_dir)
 
@@ -78,7 +79,7 @@ class Trainer:
                     optimizer=optimizer_scalars, task_state=task_state, rng=rng_state_to_json(self.rng),
                     schedule=self.schedule.state_dict() if self.schedule else None,
                     best_score=self.best_score,
-                    evals_without_improvement=self.evals_without_improvement)
+                    evals_without_improvement=self.evals_without_improvement, log_window=self.log_window)
         try:
             save_checkpoint(self.run_dir, name, tensors, meta)
             mark(self.run_dir, last=name, best=name if best else None)
@@ -105,6 +106,7 @@ class Trainer:
             best = meta.get("best_score")
             self.best_score = None if best is None else float(best)
             self.evals_without_improvement = int(meta.get("evals_without_improvement", 0))
+            self.log_window = log_window_from_json(meta.get("log_window", empty_log_window()))
         except (AttributeError, KeyError, TypeError, ValueError) as error:   # a field of the wrong JSON type
             if isinstance(error, RnnkitError):
                 raise
@@ -145,9 +147,9 @@ class Trainer:
                     raise
                 self._back_off()
                 return None
-            speed = count / max(time.perf_counter() - tick, 1e-9)
-            self.log.append({"step": self.step, "epoch": epoch, "train_loss": loss,
-                             "lr": self.optimizer.lr, f"{self.task.unit}s_per_s": speed})
+            seconds = time.perf_counter() - tick
+            speed = count / max(seconds, 1e-9)
+            self._log_update(epoch, loss, count, seconds)
             bar.update(1)
             bar.set_postfix(loss=f"{loss:.3f}", **{f"{self.task.unit}/s": f"{speed:,.0f}"})
             if self.task.epoch != epoch and self.schedule and not isinstance(self.schedule, ReduceLROnPlateau):
@@ -158,6 +160,19 @@ class Trainer:
             if stop:
                 return stop
         return None
+
+    def _log_update(self, epoch: int, loss: float, count: int, seconds: float) -> None:
+        """Add an update to the window; every ``log_every`` updates, write the window's mean loss and speed."""
+        window = self.log_window
+        window["loss"] += loss
+        window["updates"] += 1
+        window["count"] += count
+        window["seconds"] += seconds
+        if self.step % self.config.log_every == 0:
+            self.log.append({"step": self.step, "epoch": epoch, "train_loss": window["loss"] / window["updates"],
+                             "lr": self.optimizer.lr,
+                             f"{self.task.unit}s_per_s": window["count"] / max(window["seconds"], 1e-9)})
+            self.log_window = empty_log_window()
 
     def _update(self, batch) -> tuple[float, int]:
         self.model.zero_grad()
@@ -225,6 +240,19 @@ class Trainer:
         self.lr_reductions += 1
         self.optimizer.lr *= 0.5
         self.echo(f"loss or gradient became NaN or inf: back to step {self.step} with lr {self.optimizer.lr:g}")
+
+
+def empty_log_window() -> dict:
+    """Sums over the updates since the last metrics line: loss, updates, tokens, seconds."""
+    return {"loss": 0.0, "updates": 0, "count": 0, "seconds": 0.0}
+
+
+def log_window_from_json(data) -> dict:
+    """A saved window, checked to have the keys of an empty one, each a number of the same kind."""
+    window = empty_log_window()
+    if not isinstance(data, dict) or data.keys() != window.keys():
+        raise CheckpointError("the checkpoint's log_window is damaged")
+    return {key: type(window[key])(data[key]) for key in window}
 
 
 class _CtrlC:
