@@ -6,8 +6,10 @@
     python benchmarks/bench_train_step.py --quick
 
 Time and characters/s come from one process. Peak memory is each framework's
-alone: a fresh subprocess per framework runs the steps and reports the growth of its
-peak resident set size (``ru_maxrss``) over the model's own setup.
+alone: a fresh subprocess per framework imports it, resets the kernel's high-water
+mark of its resident set (``/proc/self/clear_refs``, Linux), builds the model and
+runs the steps; the peak over the resident size before the model is what the model,
+the optimizer and the steps took.
 """
 
 from __future__ import annotations
@@ -73,20 +75,42 @@ def batch() -> tuple[np.ndarray, np.ndarray]:
     return rng.integers(0, VOCAB, (STEPS, BATCH)), rng.integers(0, VOCAB, (STEPS, BATCH))
 
 
+def resident_mb(field: str) -> float:
+    """``VmRSS`` (now) or ``VmHWM`` (peak since the last reset) of this process, in MB."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def measure_peak(framework: str, steps: int) -> None:
+    """In a fresh process: print the peak resident memory that building and training ``framework``'s model adds."""
+    make_step = {"rnnkit": rnnkit_step, "torch": torch_step}[framework]
+    __import__("rnnkit.models.char_lm" if framework == "rnnkit" else "torch")
+    with open("/proc/self/clear_refs", "w") as clear_refs:
+        clear_refs.write("5")                       # reset the peak to the current size
+    before = resident_mb("VmRSS")
+    step = make_step()
+    for _ in range(steps):
+        step()
+    print(json.dumps(resident_mb("VmHWM") - before))
+
+
 def peak_memory_mb(framework: str, steps: int) -> float:
-    """Growth of the peak RSS while running ``steps`` steps, in a fresh process of its own."""
-    code = (f"import sys, resource, json; sys.path.insert(0, 'benchmarks'); import bench_train_step as b; "
-            f"step = b.{framework}_step(); before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
-            f"[step() for _ in range({steps})]; "
-            f"print(json.dumps((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024))")
-    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    command = [sys.executable, __file__, "--measure-peak", framework, "--steps", str(steps)]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="3 timed steps instead of 7")
+    parser.add_argument("--measure-peak", choices=("rnnkit", "torch"), help=argparse.SUPPRESS)
+    parser.add_argument("--steps", type=int, default=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.measure_peak:
+        return measure_peak(args.measure_peak, args.steps)
     repeats = 3 if args.quick else 7
     ours = median_seconds(rnnkit_step(), repeats)
     theirs = median_seconds(torch_step(), repeats)
