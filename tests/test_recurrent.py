@@ -150,3 +150,23 @@ def test_bad_constructor_arguments_are_rejected(kwargs, message):
 
 def test_repr_shows_the_options_like_torch():
     assert repr(LSTM(10, 20, num_layers=2, bidirectional=True)) == "LSTM(10, 20, num_layers=2, bidirectional=True)"
+
+
+@pytest.mark.parametrize("kind, options", [("rnn", {}), ("lstm", {"proj_size": 2, "peephole": True}),
+                                           ("gru", {}), ("gru", {"reset_after": False})])
+def test_step_by_step_equals_forward_over_the_sequence(kind, options):
+    layer = LAYERS[kind](3, 4, num_layers=2, dtype=np.float64, rng=0, **options)
+    x = np.random.default_rng(0).standard_normal((5, 2, 3))
+    y, final = layer(x)
+    state = None
+    for t in range(5):
+        y_t, state = layer.step(x[t], state)
+        np.testing.assert_allclose(y_t, y[t], atol=1e-14)
+    for ours, theirs in zip(state if isinstance(state, tuple) else (state,),
+                            final if isinstance(final, tuple) else (final,)):
+        np.testing.assert_allclose(ours, theirs, atol=1e-14)
+
+
+def test_step_refuses_a_bidirectional_layer():
+    with pytest.raises(ValueError, match="bidirectional"):
+        GRU(3, 4, bidirectional=True).step(np.zeros((2, 3), np.float32))

@@ -196,6 +196,34 @@ class RecurrentLayer(Module):
                 layer_input = layer_input * mask
         return self._to_user_layout(layer_input), self._state_out([self._squeeze(s) for s in finals])
 
+    def step(self, x_t: np.ndarray, hx=None):
+        """One time step of a unidirectional stack, for generation: x_t (B, I) -> (y_t, state).
+
+        As ``forward`` on a sequence of length 1 in eval mode, with states shaped as
+        ``forward``'s, but nothing is kept for ``backward``: a step costs only its arithmetic.
+        """
+        if self.bidirectional:
+            raise ValueError("step() runs forward in time; a bidirectional layer needs the whole sequence")
+        if x_t.ndim != 2 or x_t.shape[1] != self.input_size:
+            raise ValueError(f"x_t: expected shape (B, {self.input_size}), got {x_t.shape}")
+        self._check_dtype("x_t", x_t)
+        self._unbatched = False
+        batch = x_t.shape[0]
+        states = self._check_states(self._state_tuple(hx), batch, "hx")
+        finals = [np.empty_like(state) for state in states]
+        layer_input = x_t
+        for layer, (params, _) in enumerate(self._cell_params):
+            cache = self.cell.allocate(1, batch, self.dtype)
+            for buffer, state in zip(self.cell.states(cache), states):
+                buffer[0] = state[layer]
+            xw = layer_input @ params["weight_ih"].T
+            xw += self.cell.input_bias(params)
+            self.cell.step_forward(params, xw, cache, 0)
+            for final, buffer in zip(finals, self.cell.states(cache)):
+                final[layer] = buffer[1]
+            layer_input = cache.h[1]
+        return layer_input, self._state_out(finals)
+
     def _to_user_layout(self, a: np.ndarray) -> np.ndarray:
         """(T, B, N) time-major -> the caller's layout (batch_first or unbatched)."""
         if self._unbatched:

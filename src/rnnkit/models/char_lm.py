@@ -68,6 +68,15 @@ class CharLM(Module):
         hidden, state = self.rnn(inputs, state)
         return self.decoder(self.dropout(hidden)), state
 
+    def step(self, ids: np.ndarray, state=None):
+        """One character per sequence, ids (B,) -> logits (B, V) and the new state; for generation."""
+        if self.config.embedding_dim:
+            inputs = self.embedding(ids)
+        else:
+            inputs = one_hot(ids, self.config.vocab_size, self.dtype)
+        hidden, state = self.rnn.step(inputs, state)
+        return self.decoder(hidden), state
+
     def backward(self, dlogits: np.ndarray) -> None:
         """Accumulate every parameter's gradient; the carried state gets none (truncated BPTT)."""
         dhidden = self.dropout.backward(self.decoder.backward(dlogits))

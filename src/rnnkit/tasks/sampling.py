@@ -55,8 +55,12 @@ class Generator:
         model.eval()
 
     def feed(self, ids) -> None:
-        ids = np.asarray(ids, dtype=np.int64).reshape(-1, 1)          # (T, 1): one sequence
-        logits, self.state = self.model(ids, self.state)
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        if ids.size == 1:                                   # one character: a single step, nothing cached
+            logits, self.state = self.model.step(ids, self.state)
+            self.logits = logits[0]
+            return
+        logits, self.state = self.model(ids.reshape(-1, 1), self.state)   # (T, 1): one sequence
         self.logits = logits[-1, 0]
 
 
