@@ -107,6 +107,3 @@ class Module:
                     f"{name}: expected shape {target.shape}, got {value.shape}"
                 )
             target[...] = value.astype(target.dtype, copy=False)
-
-    def num_parameters(self) -> int:
-        return sum(value.size for value in self.parameters().values())
