@@ -16,7 +16,7 @@ import argparse
 
 import numpy as np
 import torch
-from common import geometric_mean, median_seconds, print_table
+from common import add_threads_argument, geometric_mean, median_seconds, print_table, set_threads
 
 import rnnkit
 
@@ -84,9 +84,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer configs and repeats (under a minute)")
     parser.add_argument("--repeats", type=int, default=None, help="timed runs per measurement (median)")
+    parser.add_argument("--cells", nargs="+", choices=sorted(CELLS), default=list(CELLS), help="(all)")
+    parser.add_argument("--structures", nargs="+", choices=sorted(STRUCTURES), help="(all; --quick: 1 layer)")
+    add_threads_argument(parser)
     args = parser.parse_args()
+    set_threads(args.threads)
     configs = QUICK_CONFIGS if args.quick else CONFIGS
-    structures = {"1 layer": STRUCTURES["1 layer"]} if args.quick else STRUCTURES
+    chosen = args.structures or (["1 layer"] if args.quick else list(STRUCTURES))
+    structures = {name: STRUCTURES[name] for name in chosen}
     repeats = args.repeats or (3 if args.quick else 5)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}; numpy {np.__version__}; float32")
     peak = matmul_gflops()
@@ -94,7 +99,7 @@ def main() -> None:
     ratios = []
     for structure_name, structure in structures.items():
         rows = []
-        for cell in CELLS:
+        for cell in args.cells:
             for config in configs:
                 ours, theirs = bench(cell, structure, config, repeats)
                 ratios.append(ours / theirs)

@@ -34,3 +34,20 @@ def print_table(headers: list[str], rows: list[list], title: str = "") -> None:
     print("  ".join(h.rjust(w) for h, w in zip(headers, widths)))
     for row in cells:
         print("  ".join(c.rjust(w) for c, w in zip(row, widths)), flush=True)
+
+
+def add_threads_argument(parser) -> None:
+    parser.add_argument("--threads", type=int, help="cores for both libraries (default: all); "
+                        "1 gives a fair comparison on a machine that is busy with something else")
+
+
+def set_threads(threads: int | None) -> None:
+    """Limit NumPy's BLAS and PyTorch to ``threads`` (None: leave both at their defaults)."""
+    if threads is None:
+        return
+    import threadpoolctl
+    import torch
+
+    global _blas_limit
+    _blas_limit = threadpoolctl.threadpool_limits(threads)   # held for the whole run
+    torch.set_num_threads(threads)

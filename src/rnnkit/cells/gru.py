@@ -39,6 +39,11 @@ class GRUCell(Cell):
         super().__init__(hidden_size)
         self.reset_after = reset_after
 
+    @property
+    def has_fused_step(self) -> bool:
+        """fused_step_forward/backward (rnnkit.kernels.gru) exist for the reset-after form."""
+        return self.reset_after
+
     def input_bias(self, p):
         """b_ih + b_hh, but for b_hn with reset after: it stays inside r * (W_hn h + b_hn)."""
         if not self.reset_after:
@@ -53,6 +58,7 @@ class GRUCell(Cell):
         cache.gates = np.empty((steps, batch, 3 * H), dtype)   # r, z, n after activation
         # reset after: W_hn h_{t-1} + b_hn;  reset before: r * h_{t-1}
         cache.reset_term = np.empty((steps, batch, H), dtype)
+        cache.hidden_product = np.empty((batch, 3 * H), dtype)    # W_hh h_{t-1} of one step
         return cache
 
     def grad_buffers(self, steps, batch, dtype):
@@ -114,3 +120,24 @@ class GRUCell(Cell):
         grads["weight_hh"][:2 * H] += flat(dhw[..., :2 * H]).T @ flat(cache.h[:-1])
         grads["weight_hh"][2 * H:] += flat(dhw[..., 2 * H:]).T @ flat(cache.reset_term)
         grads["bias_hh"] += dhw.sum(axis=(0, 1))
+
+    # -- the same step with the gate arithmetic compiled (float32, reset after) --------
+    def fused_step_forward(self, p, xw_t, cache, t):
+        """``step_forward`` (reset after), the gate arithmetic in one compiled pass."""
+        from rnnkit.kernels import gru
+
+        hidden_product = np.dot(cache.h[t], p["weight_hh"].T, out=cache.hidden_product)
+        gru.forward(xw_t, hidden_product, p["bias_hh"][2 * self.hidden_size:], cache.h[t],
+                    cache.gates[t], cache.reset_term[t], cache.h[t + 1])
+
+    def fused_step_backward(self, p, dstate, cache, t, dxw, dhw):
+        """``step_backward`` (reset after), the gate gradients in one compiled pass."""
+        from rnnkit.kernels import gru
+
+        (dh,) = dstate
+        if not hasattr(cache, "dh_prev"):         # the backward pass's own buffers
+            cache.dh_prev = np.empty_like(cache.h[0])
+            cache.dh_product = np.empty_like(cache.h[0])
+        gru.backward(dh, cache.gates[t], cache.reset_term[t], cache.h[t], dxw[t], dhw[t], cache.dh_prev)
+        cache.dh_prev += np.dot(dhw[t], p["weight_hh"], out=cache.dh_product)
+        return (cache.dh_prev,)

@@ -40,6 +40,7 @@ from rnnkit.cells.base import Cell, flat
 class LSTMCell(Cell):
     num_gates = 4
     state_names = ("h", "c")
+    has_fused_step = True          # fused_step_forward/backward: rnnkit.kernels.lstm
 
     def __init__(self, hidden_size: int, proj_size: int = 0, peephole: bool = False):
         super().__init__(hidden_size)
@@ -70,6 +71,7 @@ class LSTMCell(Cell):
         H = self.hidden_size
         cache.gates = np.empty((steps, batch, 4 * H), dtype)   # i, f, g, o after activation
         cache.tanh_c = np.empty((steps, batch, H), dtype)
+        cache.hidden_product = np.empty((batch, 4 * H), dtype)    # W_hh h_{t-1} of one step
         if self.proj_size:
             cache.m = np.empty((steps, batch, H), dtype)        # o * tanh(c), before W_hr
             cache.dh = np.empty((steps, batch, self.proj_size), dtype)
@@ -135,3 +137,37 @@ class LSTMCell(Cell):
             grads["weight_co"] += np.einsum("tbh,tbh->h", dhw[..., 3 * H:], cache.c[1:])
         if self.proj_size:
             grads["weight_hr"] += flat(cache.dh).T @ flat(cache.m)
+
+    # -- the same step with the gate arithmetic compiled (float32; rnnkit.kernels) -----
+    def fused_step_forward(self, p, xw_t, cache, t):
+        """``step_forward``, with the lines from the sigmoids to h_t in one compiled pass."""
+        from rnnkit.kernels import lstm
+
+        hidden_product = np.dot(cache.h[t], p["weight_hh"].T, out=cache.hidden_product)
+        m = cache.m[t] if self.proj_size else cache.h[t + 1]
+        lstm.forward(xw_t, hidden_product, cache.c[t], *self._peepholes(p),
+                     cache.gates[t], cache.c[t + 1], cache.tanh_c[t], m)
+        if self.proj_size:
+            np.dot(m, p["weight_hr"].T, out=cache.h[t + 1])
+
+    def fused_step_backward(self, p, dstate, cache, t, dxw, dhw):
+        """``step_backward``, with the gate gradients in one compiled pass."""
+        from rnnkit.kernels import lstm
+
+        dh, dc_next = dstate
+        if self.proj_size:
+            cache.dh[t] = dh
+            dh = dh @ p["weight_hr"]
+        if not hasattr(cache, "dc_prev"):         # the backward pass's own buffers
+            cache.dc_prev = np.empty_like(cache.c[0])
+            cache.dh_prev = np.empty_like(cache.h[0])
+        lstm.backward(dh, dc_next, cache.gates[t], cache.c[t], cache.tanh_c[t], *self._peepholes(p),
+                      dxw[t], cache.dc_prev)
+        return np.dot(dxw[t], p["weight_hh"], out=cache.dh_prev), cache.dc_prev
+
+    def _peepholes(self, p) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(w_ci, w_cf, w_co); zeros without peepholes."""
+        if self.peephole:
+            return p["weight_ci"], p["weight_cf"], p["weight_co"]
+        zeros = np.zeros(self.hidden_size, p["weight_hh"].dtype)
+        return zeros, zeros, zeros

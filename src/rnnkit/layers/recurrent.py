@@ -24,7 +24,7 @@ import numpy as np
 
 from rnnkit.cells import GRUCell, LSTMCell, RNNCell
 from rnnkit.cells.base import Cell
-from rnnkit.layers.time_loop import backward_through_time, forward_through_time
+from rnnkit.layers.time_loop import backward_through_time, forward_through_time, step_functions
 from rnnkit.module import Module
 
 
@@ -212,13 +212,14 @@ class RecurrentLayer(Module):
         states = self._check_states(self._state_tuple(hx), batch, "hx")
         finals = [np.empty_like(state) for state in states]
         layer_input = x_t
+        step_forward, _ = step_functions(self.cell, self.dtype)
         for layer, (params, _) in enumerate(self._cell_params):
             cache = self.cell.allocate(1, batch, self.dtype)
             for buffer, state in zip(self.cell.states(cache), states):
                 buffer[0] = state[layer]
             xw = layer_input @ params["weight_ih"].T
             xw += self.cell.input_bias(params)
-            self.cell.step_forward(params, xw, cache, 0)
+            step_forward(params, xw, cache, 0)
             for final, buffer in zip(finals, self.cell.states(cache)):
                 final[layer] = buffer[1]
             layer_input = cache.h[1]

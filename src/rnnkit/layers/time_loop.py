@@ -28,6 +28,7 @@ from types import SimpleNamespace
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
+from rnnkit import kernels
 from rnnkit.cells.base import Cell, flat
 
 LOOP_BLAS_THREADS: int | None = None
@@ -42,6 +43,13 @@ def loop_threads(cell: Cell, batch: int):
         work = batch * cell.num_gates * cell.hidden_size * cell.output_size
         threads = 1 if work < SMALL_PRODUCT else None
     return _blas.limit(limits=threads, user_api="blas") if threads else contextlib.nullcontext()
+
+
+def step_functions(cell: Cell, dtype):
+    """The cell's (forward, backward) step: compiled kernels where enabled, else the NumPy reference."""
+    if kernels.enabled(cell, dtype):
+        return cell.fused_step_forward, cell.fused_step_backward
+    return cell.step_forward, cell.step_backward
 
 
 def forward_through_time(
@@ -61,9 +69,10 @@ def forward_through_time(
     states = cell.states(cache)
     for buffer, state in zip(states, initial_state):
         buffer[0] = state
+    step_forward, _ = step_functions(cell, x.dtype)
     with loop_threads(cell, batch):
         for t in range(steps):
-            cell.step_forward(p, xw[t], cache, t)
+            step_forward(p, xw[t], cache, t)
             if alive is not None:
                 for buffer in states:             # ended sequences keep their state
                     np.copyto(buffer[t + 1], buffer[t], where=~alive[t])
@@ -88,14 +97,15 @@ def backward_through_time(
     if alive is not None:
         doutputs = doutputs * alive               # padded outputs are constants
     dstate = list(dfinal_state)
+    _, step_backward = step_functions(cell, x.dtype)
     with loop_threads(cell, batch):
         for t in reversed(range(steps)):
             dstate[0] = dstate[0] + doutputs[t]
             if alive is None:
-                dstate = list(cell.step_backward(p, dstate, cache, t, dxw, dhw))
+                dstate = list(step_backward(p, dstate, cache, t, dxw, dhw))
                 continue
             dead = ~alive[t]
-            dstep = cell.step_backward(p, [d * alive[t] for d in dstate], cache, t, dxw, dhw)
+            dstep = step_backward(p, [d * alive[t] for d in dstate], cache, t, dxw, dhw)
             dstate = [d_through + d_kept * dead for d_through, d_kept in zip(dstep, dstate)]
 
     grads["weight_ih"] += flat(dxw).T @ flat(x)

@@ -1,0 +1,55 @@
+"""Compiled kernels (numba) for the elementwise math of one time step, in float32.
+
+The NumPy code in ``rnnkit.cells`` is the reference: it is what the equations say,
+line by line, and it runs everywhere, in float32 and float64. Its weak spot is
+the gate arithmetic of a step: some fifteen NumPy calls, each a pass over a
+(B, 4H) array, that cost as much as the step's matrix product. A kernel here does
+the same arithmetic in one pass, and the cell's ``fused_step_forward`` /
+``fused_step_backward`` call it in place of the NumPy lines; the matrix products
+stay NumPy's. ``tests/test_kernels.py`` checks that both paths agree.
+
+Kernels run for float32 layers when numba is installed; float64 (the gradient
+checks) always runs the reference. ``RNNKIT_KERNELS=numpy`` in the environment, or
+``rnnkit.kernels.use("numpy")``, turns them off.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import warnings
+
+import numpy as np
+
+BACKENDS = ("numba", "numpy")
+_backend = os.environ.get("RNNKIT_KERNELS", "numba")
+if _backend not in BACKENDS:
+    warnings.warn(f"RNNKIT_KERNELS={_backend!r} is not one of {BACKENDS}; using numba", stacklevel=1)
+    _backend = "numba"
+
+
+def use(backend: str) -> None:
+    """Choose ``"numba"`` (compiled kernels where a cell has them) or ``"numpy"`` (the reference)."""
+    global _backend
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    _backend = backend
+
+
+def backend() -> str:
+    return _backend
+
+
+@functools.cache
+def numba_available() -> bool:
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def enabled(cell, dtype) -> bool:
+    """Whether ``cell``'s steps run through the compiled kernels for arrays of ``dtype``."""
+    return (_backend == "numba" and np.dtype(dtype) == np.float32
+            and getattr(cell, "has_fused_step", False) and numba_available())

@@ -1,0 +1,141 @@
+"""The compiled kernels (rnnkit.kernels) against the NumPy reference of each cell."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rnnkit import GRU, LSTM, RNN, kernels
+from rnnkit.layers.time_loop import step_functions
+
+numba = pytest.importorskip("numba", reason="the compiled kernels need numba (pip install numba)")
+from rnnkit.kernels.fastmath import CLIP, approximate_tanh  # noqa: E402
+
+STEPS, BATCH, INPUT_SIZE, HIDDEN_SIZE = 6, 4, 5, 7
+LENGTHS = np.array([6, 2, 5, 1])
+
+
+@pytest.fixture
+def backend():
+    """Switch backends inside a test; the default comes back afterwards."""
+    before = kernels.backend()
+    yield kernels.use
+    kernels.use(before)
+
+
+def test_tanh_approximation_is_within_a_few_float32_ulps_everywhere():
+    x = np.concatenate([np.linspace(-12, 12, 2_000_001, dtype=np.float32),
+                        np.logspace(-30, 1, 100_000, dtype=np.float32)])
+    approx = approximate_tanh(x).astype(np.float64)
+    exact = np.tanh(x.astype(np.float64))
+    assert np.abs(approx - exact).max() < 4e-7
+    assert np.max(np.abs(approx - exact) / np.maximum(np.abs(exact), 1e-30)) < 4e-7
+    assert np.abs(approx).max() <= 1.0
+
+
+def test_tanh_approximation_is_odd_and_saturates_past_the_clip():
+    x = np.linspace(0, 20, 10_001, dtype=np.float32)
+    np.testing.assert_array_equal(approximate_tanh(-x), -approximate_tanh(x))
+    beyond = approximate_tanh(np.array([CLIP, 9.0, 50.0, 1e30], np.float32))
+    np.testing.assert_allclose(beyond, 1.0, atol=4e-7)
+    assert np.diff(approximate_tanh(x)).min() > -4e-7     # monotone up to float32 rounding
+
+
+def run_layer(layer, x, dy, hx, dhx, lengths):
+    """Forward and backward; every result as a flat list of arrays, in a fixed order."""
+    layer.zero_grad()
+    y, state = layer(x, hx, lengths=lengths)
+    dx, dstate = layer.backward(dy, dhx)
+    flat = lambda s: list(s) if isinstance(s, tuple) else [s]   # noqa: E731
+    grads = [layer.grads[name].copy() for name in sorted(layer.grads)]
+    return [y, *flat(state), dx, *flat(dstate), *grads]
+
+
+def random_problem(layer, rng, with_state: bool):
+    directions = layer.num_directions
+    x = rng.standard_normal((STEPS, BATCH, layer.input_size)).astype(np.float32)
+    dy = rng.standard_normal((STEPS, BATCH, directions * layer.cell.output_size)).astype(np.float32)
+    shapes = [(layer.num_layers * directions, BATCH, size) for size in layer.cell.state_sizes]
+    states = [rng.standard_normal(shape).astype(np.float32) for shape in shapes]
+    dstates = [rng.standard_normal(shape).astype(np.float32) for shape in shapes]
+    pack = (lambda s: tuple(s)) if len(shapes) == 2 else (lambda s: s[0])
+    return x, dy, (pack(states) if with_state else None), pack(dstates)
+
+
+LAYERS = {
+    "lstm": lambda **o: LSTM(INPUT_SIZE, HIDDEN_SIZE, **o),
+    "lstm-peephole": lambda **o: LSTM(INPUT_SIZE, HIDDEN_SIZE, peephole=True, **o),
+    "lstm-proj": lambda **o: LSTM(INPUT_SIZE, HIDDEN_SIZE, proj_size=3, **o),
+    "gru": lambda **o: GRU(INPUT_SIZE, HIDDEN_SIZE, **o),
+}
+STRUCTURES = {
+    "1layer": dict(), "2layer-bi": dict(num_layers=2, bidirectional=True),
+}
+
+
+@pytest.mark.parametrize("with_lengths", [False, True], ids=["full", "lengths"])
+@pytest.mark.parametrize("structure", sorted(STRUCTURES))
+@pytest.mark.parametrize("kind", sorted(LAYERS))
+def test_fused_layer_matches_numpy_reference_forward_and_backward(backend, kind, structure, with_lengths):
+    layer = LAYERS[kind](rng=0, **STRUCTURES[structure])
+    for params, _ in layer._cell_params:        # peepholes start at zero: give them values
+        for name in ("weight_ci", "weight_cf", "weight_co"):
+            if name in params:
+                params[name][...] = np.random.default_rng(1).uniform(-0.5, 0.5, params[name].shape)
+    assert kernels.enabled(layer.cell, np.float32)
+    rng = np.random.default_rng(2)
+    x, dy, hx, dhx = random_problem(layer, rng, with_state=True)
+    lengths = LENGTHS if with_lengths else None
+    backend("numpy")
+    reference = run_layer(layer, x, dy, hx, dhx, lengths)
+    backend("numba")
+    fused = run_layer(layer, x, dy, hx, dhx, lengths)
+    assert len(fused) == len(reference)
+    for ours, expected in zip(fused, reference):
+        np.testing.assert_allclose(ours, expected, rtol=2e-5, atol=2e-6)
+
+
+@pytest.mark.parametrize("kind", sorted(LAYERS))
+def test_fused_backward_leaves_the_callers_gradients_untouched(kind):
+    layer = LAYERS[kind](rng=0)
+    x, dy, _, dhx = random_problem(layer, np.random.default_rng(3), with_state=False)
+    before = [a.copy() for a in (dhx if isinstance(dhx, tuple) else (dhx,))]
+    layer(x)
+    layer.backward(dy, dhx)
+    for kept, now in zip(before, dhx if isinstance(dhx, tuple) else (dhx,)):
+        np.testing.assert_array_equal(kept, now)
+
+
+@pytest.mark.parametrize("kind", sorted(LAYERS))
+def test_fused_single_step_matches_numpy_step(backend, kind):
+    layer = LAYERS[kind](rng=0, num_layers=2)
+    layer.eval()
+    rng = np.random.default_rng(4)
+    x_t = rng.standard_normal((BATCH, INPUT_SIZE)).astype(np.float32)
+    _, _, hx, _ = random_problem(layer, rng, with_state=True)
+    backend("numpy")
+    y_reference, _ = layer.step(x_t, hx)
+    backend("numba")
+    y_fused, _ = layer.step(x_t, hx)
+    np.testing.assert_allclose(y_fused, y_reference, rtol=2e-5, atol=2e-6)
+
+
+def test_float64_and_cells_without_kernels_run_the_reference():
+    lstm64 = LSTM(3, 4, dtype=np.float64)
+    assert not kernels.enabled(lstm64.cell, np.float64)
+    assert step_functions(lstm64.cell, np.float64) == (lstm64.cell.step_forward, lstm64.cell.step_backward)
+    rnn = RNN(3, 4)
+    assert not kernels.enabled(rnn.cell, np.float32)
+    assert not kernels.enabled(GRU(3, 4, reset_after=False).cell, np.float32)
+
+
+def test_numpy_backend_turns_the_kernels_off(backend):
+    cell = LSTM(3, 4).cell
+    backend("numpy")
+    assert not kernels.enabled(cell, np.float32)
+    assert step_functions(cell, np.float32) == (cell.step_forward, cell.step_backward)
+
+
+def test_unknown_backend_is_refused():
+    with pytest.raises(ValueError, match="backend must be one of"):
+        kernels.use("cuda")
