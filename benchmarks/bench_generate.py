@@ -2,13 +2,15 @@
 
     python benchmarks/bench_generate.py [--quick]
 
-Both sample from softmax(logits / 0.8) after an Embedding(65, 64) -> LSTM -> Linear
+Each figure is the median of three runs, after a short one that warms both up. Both
+sample from softmax(logits / 0.8) after an Embedding(65, 64) -> LSTM -> Linear
 model, feeding each drawn character back in, for 2 x 256 and 2 x 512 LSTMs.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import string
 import time
 
@@ -54,7 +56,9 @@ def main() -> None:
     length = 500 if args.quick else 2000
     rows = []
     for hidden in (256, 512):
-        ours, theirs = rnnkit_chars_per_second(hidden, length), torch_chars_per_second(hidden, length)
+        rnnkit_chars_per_second(hidden, 50), torch_chars_per_second(hidden, 50)   # warm up (numba loads its kernels)
+        ours = statistics.median(rnnkit_chars_per_second(hidden, length) for _ in range(3))
+        theirs = statistics.median(torch_chars_per_second(hidden, length) for _ in range(3))
         rows.append([f"LSTM {hidden} x 2", ours, theirs, ours / theirs])
     print_table(["model", "rnnkit chars/s", "torch chars/s", "speed-up"], rows,
                 title=f"generation, {length} characters one at a time")

@@ -65,3 +65,31 @@ def test_char_lm_config_round_trips_through_json():
     assert CharLMConfig.from_json(config.to_json()) == config
     with pytest.raises(ConfigError, match="unknown fields"):
         CharLMConfig.from_json({**config.to_json(), "heads": 4})
+
+
+@pytest.mark.parametrize("use_table", [True, False], ids=["table", "per-step-projection"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("embedding_dim", [0, 4], ids=["one-hot", "embedding"])
+def test_char_stepper_gives_the_logits_of_forward(cell, embedding_dim, use_table, monkeypatch):
+    from rnnkit.models.char_lm import CharStepper
+
+    if not use_table:
+        monkeypatch.setattr(CharStepper, "MAX_TABLE_ENTRIES", 0)
+    model = CharLM(CharLMConfig(vocab_size=7, cell=cell, hidden_size=5, num_layers=2, embedding_dim=embedding_dim),
+                   dtype=np.float64, rng=0)
+    model.eval()
+    ids = np.random.default_rng(3).integers(0, 7, (8, 2))
+    logits, final = model(ids)
+    stepper = model.stepper(batch=2)
+    assert (stepper.table is not None) == use_table
+    for t in range(len(ids)):
+        np.testing.assert_allclose(stepper(ids[t]), logits[t], atol=1e-12)
+    states = [(s, f) for s, f in zip(stepper.state, final)] if cell == "lstm" else [(stepper.state, final)]
+    for ours, theirs in states:
+        np.testing.assert_allclose(ours, theirs, atol=1e-12)
+
+
+def test_char_stepper_rejects_ids_outside_the_vocabulary():
+    stepper = CharLM(CharLMConfig(vocab_size=5, hidden_size=3, num_layers=1), rng=0).stepper()
+    with pytest.raises(ValueError, match=r"ids: expected integers in \[0, 5\)"):
+        stepper(np.array([5]))

@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnnkit.cells.activations import sigmoid, sigmoid_grad, tanh_grad
+from rnnkit import kernels
 from rnnkit.cells.base import Cell, flat
 
 
@@ -124,16 +125,15 @@ class GRUCell(Cell):
     # -- the same step with the gate arithmetic compiled (float32, reset after) --------
     def fused_step_forward(self, p, xw_t, cache, t):
         """``step_forward`` (reset after), the gate arithmetic in one compiled pass."""
-        from rnnkit.kernels import gru
-
-        hidden_product = np.dot(cache.h[t], p["weight_hh"].T, out=cache.hidden_product)
+        gru = kernels.load("gru")
+        hidden_weight_t = p.get("weight_hh_T", p["weight_hh"].T)    # contiguous in the time loop
+        hidden_product = np.dot(cache.h[t], hidden_weight_t, out=cache.hidden_product)
         gru.forward(xw_t, hidden_product, p["bias_hh"][2 * self.hidden_size:], cache.h[t],
                     cache.gates[t], cache.reset_term[t], cache.h[t + 1])
 
     def fused_step_backward(self, p, dstate, cache, t, dxw, dhw):
         """``step_backward`` (reset after), the gate gradients in one compiled pass."""
-        from rnnkit.kernels import gru
-
+        gru = kernels.load("gru")
         (dh,) = dstate
         if not hasattr(cache, "dh_prev"):         # the backward pass's own buffers
             cache.dh_prev = np.empty_like(cache.h[0])

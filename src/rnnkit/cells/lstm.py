@@ -34,6 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnnkit.cells.activations import sigmoid, sigmoid_grad, tanh_grad
+from rnnkit import kernels
 from rnnkit.cells.base import Cell, flat
 
 
@@ -48,6 +49,7 @@ class LSTMCell(Cell):
             raise ValueError(f"proj_size must be 0 or in [1, hidden_size), got {proj_size}")
         self.proj_size = proj_size
         self.peephole = peephole
+        self._zeros: dict = {}      # dtype -> zeros (H,): the peepholes of a cell without them
 
     @property
     def output_size(self) -> int:
@@ -141,9 +143,9 @@ class LSTMCell(Cell):
     # -- the same step with the gate arithmetic compiled (float32; rnnkit.kernels) -----
     def fused_step_forward(self, p, xw_t, cache, t):
         """``step_forward``, with the lines from the sigmoids to h_t in one compiled pass."""
-        from rnnkit.kernels import lstm
-
-        hidden_product = np.dot(cache.h[t], p["weight_hh"].T, out=cache.hidden_product)
+        lstm = kernels.load("lstm")
+        hidden_weight_t = p.get("weight_hh_T", p["weight_hh"].T)    # contiguous in the time loop
+        hidden_product = np.dot(cache.h[t], hidden_weight_t, out=cache.hidden_product)
         m = cache.m[t] if self.proj_size else cache.h[t + 1]
         lstm.forward(xw_t, hidden_product, cache.c[t], *self._peepholes(p),
                      cache.gates[t], cache.c[t + 1], cache.tanh_c[t], m)
@@ -152,8 +154,7 @@ class LSTMCell(Cell):
 
     def fused_step_backward(self, p, dstate, cache, t, dxw, dhw):
         """``step_backward``, with the gate gradients in one compiled pass."""
-        from rnnkit.kernels import lstm
-
+        lstm = kernels.load("lstm")
         dh, dc_next = dstate
         if self.proj_size:
             cache.dh[t] = dh
@@ -169,5 +170,7 @@ class LSTMCell(Cell):
         """(w_ci, w_cf, w_co); zeros without peepholes."""
         if self.peephole:
             return p["weight_ci"], p["weight_cf"], p["weight_co"]
-        zeros = np.zeros(self.hidden_size, p["weight_hh"].dtype)
+        zeros = self._zeros.get(p["weight_hh"].dtype)
+        if zeros is None:
+            zeros = self._zeros[p["weight_hh"].dtype] = np.zeros(self.hidden_size, p["weight_hh"].dtype)
         return zeros, zeros, zeros

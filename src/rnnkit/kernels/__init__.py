@@ -16,6 +16,7 @@ checks) always runs the reference. ``RNNKIT_KERNELS=numpy`` in the environment, 
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 import warnings
 
@@ -53,3 +54,9 @@ def enabled(cell, dtype) -> bool:
     """Whether ``cell``'s steps run through the compiled kernels for arrays of ``dtype``."""
     return (_backend == "numba" and np.dtype(dtype) == np.float32
             and getattr(cell, "has_fused_step", False) and numba_available())
+
+
+@functools.cache
+def load(cell_name: str):
+    """The kernel module of a cell (``"lstm"``, ``"gru"``), imported on first use: numba loads only then."""
+    return importlib.import_module(f"rnnkit.kernels.{cell_name}")

@@ -24,7 +24,8 @@ import numpy as np
 
 from rnnkit.cells import GRUCell, LSTMCell, RNNCell
 from rnnkit.cells.base import Cell
-from rnnkit.layers.time_loop import backward_through_time, forward_through_time, step_functions
+from rnnkit.layers.stepper import Stepper
+from rnnkit.layers.time_loop import backward_through_time, forward_through_time
 from rnnkit.module import Module
 
 
@@ -200,30 +201,17 @@ class RecurrentLayer(Module):
         """One time step of a unidirectional stack, for generation: x_t (B, I) -> (y_t, state).
 
         As ``forward`` on a sequence of length 1 in eval mode, with states shaped as
-        ``forward``'s, but nothing is kept for ``backward``: a step costs only its arithmetic.
+        ``forward``'s, but nothing is kept for ``backward``. For many steps in a row
+        ``stepper()`` is faster: it keeps its buffers and state between steps.
         """
-        if self.bidirectional:
-            raise ValueError("step() runs forward in time; a bidirectional layer needs the whole sequence")
         if x_t.ndim != 2 or x_t.shape[1] != self.input_size:
             raise ValueError(f"x_t: expected shape (B, {self.input_size}), got {x_t.shape}")
-        self._check_dtype("x_t", x_t)
-        self._unbatched = False
-        batch = x_t.shape[0]
-        states = self._check_states(self._state_tuple(hx), batch, "hx")
-        finals = [np.empty_like(state) for state in states]
-        layer_input = x_t
-        step_forward, _ = step_functions(self.cell, self.dtype)
-        for layer, (params, _) in enumerate(self._cell_params):
-            cache = self.cell.allocate(1, batch, self.dtype)
-            for buffer, state in zip(self.cell.states(cache), states):
-                buffer[0] = state[layer]
-            xw = layer_input @ params["weight_ih"].T
-            xw += self.cell.input_bias(params)
-            step_forward(params, xw, cache, 0)
-            for final, buffer in zip(finals, self.cell.states(cache)):
-                final[layer] = buffer[1]
-            layer_input = cache.h[1]
-        return layer_input, self._state_out(finals)
+        stepper = self.stepper(hx, batch=x_t.shape[0])
+        return stepper(x_t), stepper.state
+
+    def stepper(self, hx=None, batch: int = 1) -> Stepper:
+        """A ``Stepper`` starting from state ``hx``: many single steps, each only its arithmetic."""
+        return Stepper(self, hx, batch)
 
     def _to_user_layout(self, a: np.ndarray) -> np.ndarray:
         """(T, B, N) time-major -> the caller's layout (batch_first or unbatched)."""

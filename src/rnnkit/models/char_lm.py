@@ -16,7 +16,7 @@ import numpy as np
 
 from rnnkit.errors import ConfigError
 from rnnkit.layers.dropout import Dropout
-from rnnkit.layers.embedding import Embedding, one_hot
+from rnnkit.layers.embedding import Embedding, check_indices, one_hot
 from rnnkit.layers.linear import Linear
 from rnnkit.layers.recurrent import GRU, LSTM, RNN
 from rnnkit.models.json_config import JsonConfig, check_positive_ints, check_probability
@@ -77,9 +77,56 @@ class CharLM(Module):
         hidden, state = self.rnn.step(inputs, state)
         return self.decoder(hidden), state
 
+    def stepper(self, state=None, batch: int = 1) -> CharStepper:
+        """``step`` for many characters in a row, faster: see ``CharStepper``."""
+        return CharStepper(self, state, batch)
+
     def backward(self, dlogits: np.ndarray) -> None:
         """Accumulate every parameter's gradient; the carried state gets none (truncated BPTT)."""
         dhidden = self.dropout.backward(self.decoder.backward(dlogits))
         dinputs, _ = self.rnn.backward(dhidden)
         if self.config.embedding_dim:
             self.embedding.backward(dinputs)
+
+
+class CharStepper:
+    """One character at a time, for sampling: ``logits = stepper(ids)``, ids (B,) -> (B, V).
+
+    The first layer's input projection of every character is a table, made once:
+
+        table[v] = E[v] W_ih^T + b_ih + b_hh        (one-hot input: W_ih[:, v] + b)
+
+    so a step reads a row of it instead of an embedding and a product. The rest is
+    a ``Stepper`` over the recurrent stack and the decoder. The table holds the
+    weights as they were when the stepper was made: make a new one after training.
+    """
+
+    MAX_TABLE_ENTRIES = 1 << 22      # 16 MB of float32; a larger vocabulary projects per step
+
+    def __init__(self, model: CharLM, state=None, batch: int = 1):
+        self.model = model
+        self.recurrent = model.rnn.stepper(state, batch)
+        params = model.rnn._cell_params[0][0]
+        weight_ih, bias = params["weight_ih"], model.rnn.cell.input_bias(params)
+        self.table = None
+        if model.config.vocab_size * weight_ih.shape[0] <= self.MAX_TABLE_ENTRIES:
+            inputs = weight_ih.T if not model.config.embedding_dim else model.embedding.weight @ weight_ih.T
+            self.table = inputs + bias                       # (V, gates*H)
+
+    def __call__(self, ids) -> np.ndarray:
+        ids = check_indices(ids, self.model.config.vocab_size, name="ids")
+        if self.table is not None:
+            hidden = self.recurrent.from_projection(self.table[ids])
+        elif self.model.config.embedding_dim:
+            hidden = self.recurrent(self.model.embedding.weight[ids])
+        else:
+            hidden = self.recurrent(one_hot(ids, self.model.config.vocab_size, self.model.dtype))
+        decoder = self.model.decoder                         # its forward, without keeping x for backward
+        logits = np.dot(hidden, decoder.weight.T)
+        if decoder.bias is not None:
+            logits += decoder.bias
+        return logits
+
+    @property
+    def state(self):
+        return self.recurrent.state

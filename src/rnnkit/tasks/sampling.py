@@ -31,36 +31,48 @@ def check_sampling_options(temperature: float, top_k: int, vocab_size: int) -> N
 def next_id(logits: np.ndarray, rng: np.random.Generator, temperature: float = 1.0, top_k: int = 0,
             greedy: bool = False, allowed: np.ndarray | None = None) -> int:
     """Draw one id from the scores ``logits`` (V,); ``allowed`` is an optional boolean mask (V,)."""
-    logits = logits.astype(np.float64)
+    scores = logits.astype(np.float64)
     if allowed is not None:
-        logits = np.where(allowed, logits, -np.inf)
+        scores[~allowed] = -np.inf
     if greedy:
-        return int(np.argmax(logits))
-    scores = logits / temperature
+        return int(np.argmax(scores))
+    scores /= temperature
     if top_k:
         kth_largest = np.partition(scores, -top_k)[-top_k]
-        scores = np.where(scores >= kth_largest, scores, -np.inf)
-    probabilities = np.exp(scores - scores.max())
-    probabilities /= probabilities.sum()
-    return int(rng.choice(len(probabilities), p=probabilities))
+        scores[scores < kth_largest] = -np.inf
+    scores -= scores.max()
+    weights = np.exp(scores, out=scores)                # p_i = weights_i / sum(weights)
+    cumulative = np.cumsum(weights, out=weights)        # inverse of the distribution function:
+    return int(cumulative.searchsorted(rng.random() * cumulative[-1], side="right"))
 
 
 class Generator:
-    """Feeds characters to a model and keeps its state: ``feed(ids)`` then ``logits`` for the next one."""
+    """Feeds characters to a model and keeps its state: ``feed(ids)`` then ``logits`` for the next one.
+
+    A run of characters goes through the model's ``forward``; single characters go
+    through its ``stepper``, which keeps the state between them.
+    """
 
     def __init__(self, model):
         self.model = model
-        self.state = None
+        self._state = None
+        self._stepper = None
         self.logits = None
         model.eval()
+
+    @property
+    def state(self):
+        return self._stepper.state if self._stepper is not None else self._state
 
     def feed(self, ids) -> None:
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
         if ids.size == 1:                                   # one character: a single step, nothing cached
-            logits, self.state = self.model.step(ids, self.state)
-            self.logits = logits[0]
+            if self._stepper is None:
+                self._stepper = self.model.stepper(self._state)
+            self.logits = self._stepper(ids)[0]
             return
-        logits, self.state = self.model(ids.reshape(-1, 1), self.state)   # (T, 1): one sequence
+        state, self._stepper = self.state, None
+        logits, self._state = self.model(ids.reshape(-1, 1), state)   # (T, 1): one sequence
         self.logits = logits[-1, 0]
 
 
@@ -81,5 +93,5 @@ def generate(model, vocab, length: int, prime: str = "", temperature: float = 1.
     for position in range(length):
         forced = choose(position, generator.logits) if choose else None
         token = forced if forced is not None else next_id(generator.logits, rng, temperature, top_k, greedy)
-        yield vocab.decode([token])
+        yield vocab.characters[token] if 0 <= token < len(vocab) else vocab.decode([token])   # decode: its error
         generator.feed([token])
