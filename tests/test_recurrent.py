@@ -170,3 +170,36 @@ def test_step_by_step_equals_forward_over_the_sequence(kind, options):
 def test_step_refuses_a_bidirectional_layer():
     with pytest.raises(ValueError, match="bidirectional"):
         GRU(3, 4, bidirectional=True).step(np.zeros((2, 3), np.float32))
+
+
+@pytest.mark.parametrize("kind", LAYERS)
+def test_outputs_and_states_of_a_call_survive_the_next_call(kind):
+    """The layer reuses its internal buffers between calls; what it hands out must stay put."""
+    layer = LAYERS[kind](3, 4, num_layers=2, bidirectional=True, rng=0)
+    rng = np.random.default_rng(0)
+    x1, x2 = rng.standard_normal((2, 5, 2, 3)).astype(np.float32)
+    y1, state1 = layer(x1)
+    kept_y, kept_state = y1.copy(), [s.copy() for s in (state1 if isinstance(state1, tuple) else (state1,))]
+    dx1, dstate1 = layer.backward(np.ones_like(y1))
+    kept_dx = dx1.copy()
+    y2, _ = layer(x2)
+    layer.backward(np.ones_like(y2))
+    np.testing.assert_array_equal(y1, kept_y)
+    np.testing.assert_array_equal(dx1, kept_dx)
+    for now, kept in zip(state1 if isinstance(state1, tuple) else (state1,), kept_state):
+        np.testing.assert_array_equal(now, kept)
+
+
+@pytest.mark.parametrize("kind", LAYERS)
+def test_repeated_calls_give_the_same_gradients_as_the_first(kind):
+    layer = LAYERS[kind](3, 4, num_layers=2, rng=0)
+    x = np.random.default_rng(1).standard_normal((5, 2, 3)).astype(np.float32)
+    grads = []
+    for _ in range(3):
+        layer.zero_grad()
+        y, _ = layer(x)
+        layer.backward(np.ones_like(y))
+        grads.append({name: g.copy() for name, g in layer.grads.items()})
+    for later in grads[1:]:
+        for name in grads[0]:
+            np.testing.assert_array_equal(later[name], grads[0][name])

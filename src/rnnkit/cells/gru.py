@@ -29,7 +29,7 @@ import numpy as np
 
 from rnnkit.cells.activations import sigmoid, sigmoid_grad, tanh_grad
 from rnnkit import kernels
-from rnnkit.cells.base import Cell, flat
+from rnnkit.cells.base import Cell, FreshArrays, flat
 
 
 class GRUCell(Cell):
@@ -53,18 +53,18 @@ class GRUCell(Cell):
         bias[2 * self.hidden_size:] = p["bias_ih"][2 * self.hidden_size:]
         return bias
 
-    def allocate(self, steps, batch, dtype):
-        cache = super().allocate(steps, batch, dtype)
+    def allocate(self, steps, batch, dtype, space=FreshArrays):
+        cache = super().allocate(steps, batch, dtype, space)
         H = self.hidden_size
-        cache.gates = np.empty((steps, batch, 3 * H), dtype)   # r, z, n after activation
+        cache.gates = space.empty("gates", (steps, batch, 3 * H), dtype)   # r, z, n after activation
         # reset after: W_hn h_{t-1} + b_hn;  reset before: r * h_{t-1}
-        cache.reset_term = np.empty((steps, batch, H), dtype)
-        cache.hidden_product = np.empty((batch, 3 * H), dtype)    # W_hh h_{t-1} of one step
+        cache.reset_term = space.empty("reset_term", (steps, batch, H), dtype)
+        cache.hidden_product = space.empty("hidden_product", (batch, 3 * H), dtype)  # W_hh h_{t-1}, one step
         return cache
 
-    def grad_buffers(self, steps, batch, dtype):
+    def grad_buffers(self, steps, batch, dtype, space=FreshArrays):
         shape = (steps, batch, 3 * self.hidden_size)
-        return np.empty(shape, dtype), np.empty(shape, dtype)
+        return space.empty("dxw", shape, dtype), space.empty("dhw", shape, dtype)
 
     def step_forward(self, p, xw_t, cache, t):
         H = self.hidden_size

@@ -35,7 +35,7 @@ import numpy as np
 
 from rnnkit.cells.activations import sigmoid, sigmoid_grad, tanh_grad
 from rnnkit import kernels
-from rnnkit.cells.base import Cell, flat
+from rnnkit.cells.base import Cell, FreshArrays, flat
 
 
 class LSTMCell(Cell):
@@ -68,15 +68,15 @@ class LSTMCell(Cell):
             shapes["weight_hr"] = (self.proj_size, self.hidden_size)
         return shapes
 
-    def allocate(self, steps, batch, dtype):
-        cache = super().allocate(steps, batch, dtype)
+    def allocate(self, steps, batch, dtype, space=FreshArrays):
+        cache = super().allocate(steps, batch, dtype, space)
         H = self.hidden_size
-        cache.gates = np.empty((steps, batch, 4 * H), dtype)   # i, f, g, o after activation
-        cache.tanh_c = np.empty((steps, batch, H), dtype)
-        cache.hidden_product = np.empty((batch, 4 * H), dtype)    # W_hh h_{t-1} of one step
+        cache.gates = space.empty("gates", (steps, batch, 4 * H), dtype)   # i, f, g, o after activation
+        cache.tanh_c = space.empty("tanh_c", (steps, batch, H), dtype)
+        cache.hidden_product = space.empty("hidden_product", (batch, 4 * H), dtype)  # W_hh h_{t-1}, one step
         if self.proj_size:
-            cache.m = np.empty((steps, batch, H), dtype)        # o * tanh(c), before W_hr
-            cache.dh = np.empty((steps, batch, self.proj_size), dtype)
+            cache.m = space.empty("m", (steps, batch, H), dtype)               # o * tanh(c), before W_hr
+            cache.dh = space.empty("dh", (steps, batch, self.proj_size), dtype)
         return cache
 
     def step_forward(self, p, xw_t, cache, t):

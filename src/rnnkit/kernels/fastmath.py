@@ -31,7 +31,8 @@ ONE, HALF = float32(1.0), float32(0.5)
 
 # error_model="numpy": a division by zero gives inf instead of a Python exception; the
 # check for the exception is what stops LLVM from vectorising a loop with a division.
-KERNEL = dict(fastmath=True, error_model="numpy", cache=True)
+# nogil: the time loop runs slices of the batch on threads at once.
+KERNEL = dict(fastmath=True, error_model="numpy", cache=True, nogil=True)
 
 
 @njit(inline="always", **KERNEL)

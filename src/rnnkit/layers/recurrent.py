@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from rnnkit.cells import GRUCell, LSTMCell, RNNCell
-from rnnkit.cells.base import Cell
+from rnnkit.cells.base import Cell, Workspace
 from rnnkit.layers.stepper import Stepper
 from rnnkit.layers.time_loop import backward_through_time, forward_through_time
 from rnnkit.module import Module
@@ -73,6 +73,10 @@ class RecurrentLayer(Module):
         self.rng = np.random.default_rng(rng)   # a Generator passes through unchanged
         self._cell_params: list[tuple[dict, dict]] = []   # per (layer, direction): params, grads
         self._create_parameters()
+        # the time loop's buffers, kept between calls (see Workspace): each (layer, direction)
+        # has its own for the caches; all share one scratch for xw / dxw
+        self._workspaces = [Workspace() for _ in self._cell_params]
+        self._scratch = Workspace()
 
     # -- parameters -------------------------------------------------------------------
     def _create_parameters(self) -> None:
@@ -184,7 +188,7 @@ class RecurrentLayer(Module):
                 params, _ = self._cell_params[k]
                 sequence = layer_input if direction == 0 else reverse_time(layer_input, reverse_index)
                 y, final, cache = forward_through_time(
-                    self.cell, params, sequence, tuple(s[k] for s in initial), alive)
+                    self.cell, params, sequence, tuple(s[k] for s in initial), alive, self._workspaces[k], self._scratch)
                 outputs.append(y if direction == 0 else reverse_time(y, reverse_index))
                 self._caches.append(cache)
                 for buffer, state in zip(finals, final):
@@ -253,8 +257,8 @@ class RecurrentLayer(Module):
                 dy_direction = doutput[..., direction * out_size:(direction + 1) * out_size]
                 if direction == 1:
                     dy_direction = reverse_time(dy_direction, reverse_index)
-                dx, dinitial = backward_through_time(
-                    self.cell, params, grads, self._caches[k], dy_direction, tuple(d[k] for d in dfinals))
+                dx, dinitial = backward_through_time(self.cell, params, grads, self._caches[k], dy_direction,
+                                                     tuple(d[k] for d in dfinals), self._scratch)
                 dinput = dinput + (dx if direction == 0 else reverse_time(dx, reverse_index))
                 for buffer, d in zip(dinitials, dinitial):
                     buffer[k] = d

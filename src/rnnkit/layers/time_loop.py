@@ -29,7 +29,7 @@ import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from rnnkit import kernels
-from rnnkit.cells.base import Cell, flat
+from rnnkit.cells.base import Cell, FreshArrays, flat
 
 LOOP_BLAS_THREADS: int | None = None
 SMALL_PRODUCT = 1 << 18          # multiply-adds of one step's hidden product
@@ -88,13 +88,22 @@ def forward_through_time(
     x: np.ndarray,
     initial_state: tuple[np.ndarray, ...],
     alive: np.ndarray | None = None,
+    space=FreshArrays,
+    scratch=FreshArrays,
 ) -> tuple[np.ndarray, tuple[np.ndarray, ...], SimpleNamespace]:
-    """Run ``cell`` over ``x`` (T, B, I). Returns outputs (T, B, H_out), final state, cache."""
+    """Run ``cell`` over ``x`` (T, B, I). Returns outputs (T, B, H_out), final state, cache.
+
+    Workspaces lend buffers: ``space`` those of the cache, which backward reads;
+    ``scratch`` xw, which is spent when the loop ends (a stack shares one scratch:
+    its layers and directions run one after the other, and backward's dxw, of the
+    same shape, reuses the memory).
+    """
     steps, batch, _ = x.shape
-    xw = flat(x) @ p["weight_ih"].T               # (T*B, gates*H): one product for all steps
+    weight_ih = p["weight_ih"]
+    xw = scratch.empty("dxw", (steps, batch, weight_ih.shape[0]), x.dtype)
+    np.dot(flat(x), weight_ih.T, out=flat(xw))    # (T*B, gates*H): one product for all steps
     xw += cell.input_bias(p)
-    xw = xw.reshape(steps, batch, -1)
-    cache = cell.allocate(steps, batch, x.dtype)
+    cache = cell.allocate(steps, batch, x.dtype, space)
     cache.x, cache.alive = x, alive
     states = cell.states(cache)
     for buffer, state in zip(states, initial_state):
@@ -121,11 +130,15 @@ def backward_through_time(
     cache: SimpleNamespace,
     doutputs: np.ndarray,
     dfinal_state: tuple[np.ndarray, ...],
+    scratch=FreshArrays,
 ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-    """Gradients w.r.t. the input and the initial state; parameter gradients added to ``grads``."""
+    """Gradients w.r.t. the input and the initial state; parameter gradients added to ``grads``.
+
+    ``scratch`` lends dxw and dhw, spent when this returns.
+    """
     x, alive = cache.x, cache.alive
     steps, batch, _ = x.shape
-    dxw, dhw = cell.grad_buffers(steps, batch, x.dtype)
+    dxw, dhw = cell.grad_buffers(steps, batch, x.dtype, scratch)
     if alive is not None:
         doutputs = doutputs * alive               # padded outputs are constants
     dstate = list(dfinal_state)
