@@ -3,8 +3,9 @@
     python benchmarks/bench_layers.py            # every config, 1 layer and 2-layer/bidirectional variants
     python benchmarks/bench_layers.py --quick    # fewer configs and repeats, under a minute
 
-Prints, per config (B, T, I, H), the median seconds of both and the ratio rnnkit/torch
-(below 1: rnnkit is faster), then the geometric mean of the ratios. float32, all cores.
+Prints, per config (B, T, I, H), the median seconds of both over rounds in which
+they take turns, and the median of the per-round ratios rnnkit/torch (below 1:
+rnnkit is faster), then the geometric mean of the ratios. float32, all cores.
 The efficiency column is rnnkit's GFLOP/s (matrix-product flops only: forward
 2TB(I+H)GH per layer and direction, backward twice that) over the GFLOP/s of one
 large NumPy product measured in the same run.
@@ -16,7 +17,7 @@ import argparse
 
 import numpy as np
 import torch
-from common import add_threads_argument, geometric_mean, median_seconds, print_table, set_threads
+from common import add_threads_argument, compare, geometric_mean, median_seconds, print_table, set_threads
 
 import rnnkit
 
@@ -65,7 +66,7 @@ def layer_gflop(cell: str, structure: dict, config) -> float:
     return total / 1e9
 
 
-def bench(cell: str, structure: dict, config, repeats: int) -> tuple[float, float]:
+def bench(cell: str, structure: dict, config, repeats: int) -> tuple[float, float, float]:
     batch, steps, inputs, hidden = config
     ours_class, torch_class = CELLS[cell]
     torch_module = torch_class(inputs, hidden, **structure)
@@ -75,9 +76,7 @@ def bench(cell: str, structure: dict, config, repeats: int) -> tuple[float, floa
     x = rng.standard_normal((steps, batch, inputs)).astype(np.float32)
     dy = rng.standard_normal((steps, batch, hidden * (2 if structure.get("bidirectional") else 1)))
     dy = dy.astype(np.float32)
-    ours = median_seconds(rnnkit_step(layer, x, dy, None), repeats)
-    theirs = median_seconds(torch_step(torch_module, x, dy), repeats)
-    return ours, theirs
+    return compare(rnnkit_step(layer, x, dy, None), torch_step(torch_module, x, dy), repeats)
 
 
 def main() -> None:
@@ -101,10 +100,10 @@ def main() -> None:
         rows = []
         for cell in args.cells:
             for config in configs:
-                ours, theirs = bench(cell, structure, config, repeats)
-                ratios.append(ours / theirs)
+                ours, theirs, ratio = bench(cell, structure, config, repeats)
+                ratios.append(ratio)
                 efficiency = layer_gflop(cell, structure, config) / ours / peak
-                rows.append([cell, "x".join(map(str, config)), ours * 1e3, theirs * 1e3, ours / theirs,
+                rows.append([cell, "x".join(map(str, config)), ours * 1e3, theirs * 1e3, ratio,
                              f"{100 * efficiency:.0f} %"])
         print_table(["cell", "B x T x I x H", "rnnkit ms", "torch ms", "ratio", "efficiency"], rows,
                     title=f"forward+backward, {structure_name}")

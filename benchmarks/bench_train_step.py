@@ -5,7 +5,7 @@
     python benchmarks/bench_train_step.py            # time (median of repeats) and peak memory of each
     python benchmarks/bench_train_step.py --quick
 
-Time and characters/s come from one process. Peak memory is each framework's
+Time and characters/s come from one process, the two models taking turns. Peak memory is each framework's
 alone: a fresh subprocess per framework imports it, resets the kernel's high-water
 mark of its resident set (``/proc/self/clear_refs``, Linux), builds the model and
 runs the steps; the peak over the resident size before the model is what the model,
@@ -21,7 +21,7 @@ import subprocess
 import sys
 
 import numpy as np
-from common import median_seconds, print_table
+from common import compare, print_table
 
 VOCAB, EMBEDDING, HIDDEN, LAYERS, BATCH, STEPS = 65, 64, 512, 2, 64, 100
 
@@ -113,15 +113,14 @@ def main() -> None:
     if args.measure_peak:
         return measure_peak(args.measure_peak, args.steps)
     repeats = 3 if args.quick else 7
-    ours = median_seconds(rnnkit_step(), repeats)
-    theirs = median_seconds(torch_step(), repeats)
+    ours, theirs, ratio = compare(rnnkit_step(), torch_step(), repeats)
     characters = BATCH * STEPS
     memory = {name: peak_memory_mb(name, 3) for name in ("rnnkit", "torch")}
     print_table(["framework", "s/step", "chars/s", "peak MB"],
                 [["rnnkit", ours, characters / ours, memory["rnnkit"]],
                  ["torch", theirs, characters / theirs, memory["torch"]]],
                 title=f"training step: LSTM {HIDDEN}x{LAYERS}, batch {BATCH} x {STEPS}, vocabulary {VOCAB}")
-    print(f"\nratio rnnkit/torch: time {ours / theirs:.3f}, peak memory {memory['rnnkit'] / memory['torch']:.3f}")
+    print(f"\nratio rnnkit/torch: time {ratio:.3f}, peak memory {memory['rnnkit'] / memory['torch']:.3f}")
 
 
 if __name__ == "__main__":

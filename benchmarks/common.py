@@ -19,6 +19,35 @@ def median_seconds(run: Callable[[], object], repeats: int, warmup: int = 1) -> 
     return statistics.median(times)
 
 
+def paired_rounds(runs: dict[str, Callable[[], object]], rounds: int, block: int = 3) -> dict[str, list[float]]:
+    """Wall times of each ``run`` in ``rounds`` rounds in which the runs take turns.
+
+    Taking turns, a slow spell of a shared machine slows both sides of a comparison
+    in the same round, so per-round ratios stay fair. In each round a run goes
+    ``block`` times in a row: the first is not timed (straight after the other
+    library it finds caches and memory as that one left them; measured here: up to
+    2x slower for PyTorch), the round's time is the median of the others.
+    """
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            run()
+            timed = []
+            for _ in range(block - 1):
+                start = time.perf_counter()
+                run()
+                timed.append(time.perf_counter() - start)
+            times[name].append(statistics.median(timed))
+    return times
+
+
+def compare(ours: Callable[[], object], theirs: Callable[[], object], rounds: int) -> tuple[float, float, float]:
+    """(rnnkit seconds, torch seconds, ratio): medians over rounds; the ratio is the median of per-round ratios."""
+    times = paired_rounds({"rnnkit": ours, "torch": theirs}, rounds)
+    ratios = [a / b for a, b in zip(times["rnnkit"], times["torch"])]
+    return statistics.median(times["rnnkit"]), statistics.median(times["torch"]), statistics.median(ratios)
+
+
 def geometric_mean(values: list[float]) -> float:
     product = 1.0
     for value in values:
