@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 import torch
-from common import print_table
+from common import add_summary_argument, print_table, write_summary
 
 from rnnkit.data.vocab import CharVocab
 from rnnkit.models.char_lm import CharLM, CharLMConfig
@@ -52,16 +52,19 @@ def torch_chars_per_second(hidden: int, length: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="500 characters instead of 2000")
+    add_summary_argument(parser)
     args = parser.parse_args()
     length = 500 if args.quick else 2000
-    rows = []
+    rows, speedups = [], {}
     for hidden in (256, 512):
         rnnkit_chars_per_second(hidden, 50), torch_chars_per_second(hidden, 50)   # warm up (numba loads its kernels)
         ours = statistics.median(rnnkit_chars_per_second(hidden, length) for _ in range(3))
         theirs = statistics.median(torch_chars_per_second(hidden, length) for _ in range(3))
         rows.append([f"LSTM {hidden} x 2", ours, theirs, ours / theirs])
+        speedups[f"speedup_{hidden}x2"] = ours / theirs
     print_table(["model", "rnnkit chars/s", "torch chars/s", "speed-up"], rows,
                 title=f"generation, {length} characters one at a time")
+    write_summary(args.summary, speedups)
 
 
 if __name__ == "__main__":

@@ -14,10 +14,12 @@ large NumPy product measured in the same run.
 from __future__ import annotations
 
 import argparse
+import statistics
 
 import numpy as np
 import torch
-from common import add_threads_argument, compare, geometric_mean, median_seconds, print_table, set_threads
+from common import (add_summary_argument, add_threads_argument, compare, geometric_mean, median_seconds,
+                    print_table, set_threads, write_summary)
 
 import rnnkit
 
@@ -86,6 +88,7 @@ def main() -> None:
     parser.add_argument("--cells", nargs="+", choices=sorted(CELLS), default=list(CELLS), help="(all)")
     parser.add_argument("--structures", nargs="+", choices=sorted(STRUCTURES), help="(all; --quick: 1 layer)")
     add_threads_argument(parser)
+    add_summary_argument(parser)
     args = parser.parse_args()
     set_threads(args.threads)
     configs = QUICK_CONFIGS if args.quick else CONFIGS
@@ -95,19 +98,29 @@ def main() -> None:
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}; numpy {np.__version__}; float32")
     peak = matmul_gflops()
     print(f"one large NumPy product: {peak:.1f} GFLOP/s")
-    ratios = []
+    ratios, worst, large_efficiencies = [], ("", 0.0), []
     for structure_name, structure in structures.items():
         rows = []
         for cell in args.cells:
             for config in configs:
                 ours, theirs, ratio = bench(cell, structure, config, repeats)
                 ratios.append(ratio)
+                if ratio > worst[1]:
+                    worst = (f"{cell} {'x'.join(map(str, config))} {structure_name}", ratio)
                 efficiency = layer_gflop(cell, structure, config) / ours / peak
+                if config[3] >= 256:
+                    large_efficiencies.append(efficiency)
                 rows.append([cell, "x".join(map(str, config)), ours * 1e3, theirs * 1e3, ratio,
                              f"{100 * efficiency:.0f} %"])
         print_table(["cell", "B x T x I x H", "rnnkit ms", "torch ms", "ratio", "efficiency"], rows,
                     title=f"forward+backward, {structure_name}")
-    print(f"\ngeometric mean ratio rnnkit/torch: {geometric_mean(ratios):.3f}  (max {max(ratios):.3f})")
+    print(f"\ngeometric mean ratio rnnkit/torch: {geometric_mean(ratios):.3f}  (max {max(ratios):.3f}: {worst[0]})")
+    write_summary(args.summary, {
+        "geometric_mean_ratio": geometric_mean(ratios), "max_ratio": max(ratios), "worst": worst[0],
+        "configs_slower_than_torch": sum(r > 1.0 for r in ratios), "configs": len(ratios),
+        "min_efficiency_h256": min(large_efficiencies, default=None),
+        "median_efficiency_h256": statistics.median(large_efficiencies) if large_efficiencies else None,
+    })
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import subprocess
 import sys
 
 import numpy as np
-from common import compare, print_table
+from common import add_summary_argument, compare, print_table, write_summary
 
 VOCAB, EMBEDDING, HIDDEN, LAYERS, BATCH, STEPS = 65, 64, 512, 2, 64, 100
 
@@ -109,6 +109,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="3 timed steps instead of 7")
     parser.add_argument("--measure-peak", choices=("rnnkit", "torch"), help=argparse.SUPPRESS)
     parser.add_argument("--steps", type=int, default=3, help=argparse.SUPPRESS)
+    add_summary_argument(parser)
     args = parser.parse_args()
     if args.measure_peak:
         return measure_peak(args.measure_peak, args.steps)
@@ -121,6 +122,11 @@ def main() -> None:
                  ["torch", theirs, characters / theirs, memory["torch"]]],
                 title=f"training step: LSTM {HIDDEN}x{LAYERS}, batch {BATCH} x {STEPS}, vocabulary {VOCAB}")
     print(f"\nratio rnnkit/torch: time {ratio:.3f}, peak memory {memory['rnnkit'] / memory['torch']:.3f}")
+    write_summary(args.summary, {
+        "time_ratio": ratio, "memory_ratio": memory["rnnkit"] / memory["torch"],
+        "rnnkit_chars_per_second": characters / ours, "torch_chars_per_second": characters / theirs,
+        "rnnkit_peak_mb": memory["rnnkit"], "torch_peak_mb": memory["torch"],
+    })
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
+from pathlib import Path
 from typing import Callable
 
 
@@ -80,3 +82,12 @@ def set_threads(threads: int | None) -> None:
     global _blas_limit
     _blas_limit = threadpoolctl.threadpool_limits(threads)   # held for the whole run
     torch.set_num_threads(threads)
+
+
+def add_summary_argument(parser) -> None:
+    parser.add_argument("--summary", type=Path, help="also write the figures the targets are checked on, as JSON")
+
+
+def write_summary(path: Path | None, figures: dict) -> None:
+    if path is not None:
+        path.write_text(json.dumps(figures, indent=1))

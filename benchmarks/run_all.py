@@ -1,24 +1,64 @@
-"""Every benchmark, one after the other: layers, a training step, generation.
+"""Every benchmark, one after the other, then the targets of issue 4 with their figures.
 
-    python benchmarks/run_all.py            # the full runs (about 10 minutes on 2 cores)
-    python benchmarks/run_all.py --quick    # under a minute or two
+    python benchmarks/run_all.py            # the full runs (about 15 minutes on 2 cores)
+    python benchmarks/run_all.py --quick    # a few minutes
+
+Each benchmark prints its own table; the last table says, target by target, what
+was measured and whether it is met. Run it on an otherwise idle machine: the
+figures move with whatever else the cores are doing.
 """
 
+import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 BENCHMARKS = ("bench_layers.py", "bench_train_step.py", "bench_generate.py")
 
 
+def targets(figures: dict) -> list[tuple[str, str, bool]]:
+    """(target, measured, met) for each target of issue 4."""
+    layers, step, generation = (figures[name] for name in BENCHMARKS)
+    efficiency = layers["min_efficiency_h256"]
+    return [
+        ("1. layers: every ratio <= 1.0",
+         f"max {layers['max_ratio']:.2f} ({layers['worst']}); {layers['configs_slower_than_torch']} of "
+         f"{layers['configs']} above 1", layers["max_ratio"] <= 1.0),
+        ("1. layers: geometric mean <= 0.8", f"{layers['geometric_mean_ratio']:.3f}",
+         layers["geometric_mean_ratio"] <= 0.8),
+        ("2. training step ratio <= 1.0",
+         f"{step['time_ratio']:.3f} ({step['rnnkit_chars_per_second']:,.0f} vs "
+         f"{step['torch_chars_per_second']:,.0f} chars/s)", step["time_ratio"] <= 1.0),
+        ("3. generation >= 5x, 2 x 256", f"{generation['speedup_256x2']:.1f}x", generation["speedup_256x2"] >= 5),
+        ("3. generation >= 5x, 2 x 512", f"{generation['speedup_512x2']:.1f}x", generation["speedup_512x2"] >= 5),
+        ("4. efficiency >= 70 % at H >= 256",
+         "n/a (no H >= 256 config in --quick)" if efficiency is None else
+         f"min {100 * efficiency:.0f} %, median {100 * layers['median_efficiency_h256']:.0f} %",
+         efficiency is not None and efficiency >= 0.7),
+        ("5. peak memory <= torch's", f"{step['memory_ratio']:.3f} ({step['rnnkit_peak_mb']:.0f} vs "
+         f"{step['torch_peak_mb']:.0f} MB)", step["memory_ratio"] <= 1.0),
+    ]
+
+
 def main() -> int:
     here = Path(__file__).parent
     options = [arg for arg in sys.argv[1:] if arg == "--quick"]
-    for script in BENCHMARKS:
-        print(f"\n===== {script} {' '.join(options)}", flush=True)
-        result = subprocess.run([sys.executable, str(here / script), *options], cwd=here.parent)
-        if result.returncode:
-            return result.returncode
+    figures = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for script in BENCHMARKS:
+            print(f"\n===== {script} {' '.join(options)}", flush=True)
+            summary = Path(folder) / f"{script}.json"
+            result = subprocess.run([sys.executable, str(here / script), *options, "--summary", str(summary)],
+                                    cwd=here.parent)
+            if result.returncode:
+                return result.returncode
+            figures[script] = json.loads(summary.read_text())
+    rows = targets(figures)
+    width = max(len(name) for name, _, _ in rows)
+    print("\n===== targets (issue 4)")
+    for name, measured, met in rows:
+        print(f"{name.ljust(width)}  {'met   ' if met else 'MISSED'}  {measured}")
     return 0
 
 
