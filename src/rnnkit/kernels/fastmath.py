@@ -49,6 +49,17 @@ def sigmoid(x):
     return HALF + HALF * tanh(HALF * x)
 
 
+@njit(inline="always")
+def gate(a, b, k, hidden):
+    """Row ``b`` of a (B, gates*H) array, gate block ``k``: a contiguous (H,) view.
+
+    Kernels read and write every gate through its own view, never as ``row[k*H + j]``:
+    with offsets into one row LLVM cannot prove that the stores miss the loads, and
+    the loop stays scalar (measured 5-8x slower).
+    """
+    return a[b, k * hidden:(k + 1) * hidden]
+
+
 @njit(**KERNEL)
 def tanh_array(x, out):
     """``out[:] = tanh(x)`` for 1-D arrays: what the tests measure the approximation on."""

@@ -22,22 +22,32 @@ from __future__ import annotations
 
 from numba import njit
 
-from rnnkit.kernels.fastmath import KERNEL, ONE, sigmoid, tanh
+from rnnkit.kernels.fastmath import KERNEL, ONE, gate, sigmoid, tanh
+
+
+@njit(inline="always")
+def gate_rows(a, b, hidden):
+    """Row ``b`` of a (B, 3H) array as its three gate blocks r, z, n, each an (H,) view."""
+    return gate(a, b, 0, hidden), gate(a, b, 1, hidden), gate(a, b, 2, hidden)
 
 
 @njit(**KERNEL)
 def forward(xw, hw, b_hn, h_prev, gates, reset_term, h):
     batch, hidden = h_prev.shape
     for b in range(batch):
-        x_, r_, gate = xw[b], hw[b], gates[b]
-        reset_, update_, candidate_ = gate[:hidden], gate[hidden:2 * hidden], gate[2 * hidden:]
+        x_r, x_z, x_n = gate_rows(xw, b, hidden)
+        h_r, h_z, h_n = gate_rows(hw, b, hidden)
+        reset_, update_, candidate_ = gate_rows(gates, b, hidden)
         hp, q_, hb = h_prev[b], reset_term[b], h[b]
         for j in range(hidden):
-            reset = sigmoid(x_[j] + r_[j])
-            update = sigmoid(x_[hidden + j] + r_[hidden + j])
-            q = r_[2 * hidden + j] + b_hn[j]
-            candidate = tanh(x_[2 * hidden + j] + reset * q)
-            reset_[j], update_[j], candidate_[j], q_[j] = reset, update, candidate, q
+            reset = sigmoid(x_r[j] + h_r[j])
+            update = sigmoid(x_z[j] + h_z[j])
+            q = h_n[j] + b_hn[j]
+            candidate = tanh(x_n[j] + reset * q)
+            reset_[j] = reset
+            update_[j] = update
+            candidate_[j] = candidate
+            q_[j] = q
             hb[j] = candidate + update * (hp[j] - candidate)
 
 
@@ -45,14 +55,19 @@ def forward(xw, hw, b_hn, h_prev, gates, reset_term, h):
 def backward(dh, gates, reset_term, h_prev, dxw, dhw, dh_through):
     batch, hidden = h_prev.shape
     for b in range(batch):
-        gate, dx_, dhid = gates[b], dxw[b], dhw[b]
-        reset_, update_, candidate_ = gate[:hidden], gate[hidden:2 * hidden], gate[2 * hidden:]
+        reset_, update_, candidate_ = gate_rows(gates, b, hidden)
+        dx_r, dx_z, dx_n = gate_rows(dxw, b, hidden)
+        dh_r, dh_z, dh_n = gate_rows(dhw, b, hidden)
         dhb, hp, q_, through = dh[b], h_prev[b], reset_term[b], dh_through[b]
         for j in range(hidden):
             reset, update, candidate, d = reset_[j], update_[j], candidate_[j], dhb[j]
             dn_pre = d * (ONE - update) * (ONE - candidate * candidate)
             dz_pre = d * (hp[j] - candidate) * update * (ONE - update)
             dr_pre = dn_pre * q_[j] * reset * (ONE - reset)
-            dx_[j], dx_[hidden + j], dx_[2 * hidden + j] = dr_pre, dz_pre, dn_pre
-            dhid[j], dhid[hidden + j], dhid[2 * hidden + j] = dr_pre, dz_pre, dn_pre * reset
+            dx_r[j] = dr_pre
+            dx_z[j] = dz_pre
+            dx_n[j] = dn_pre
+            dh_r[j] = dr_pre
+            dh_z[j] = dz_pre
+            dh_n[j] = dn_pre * reset
             through[j] = d * update

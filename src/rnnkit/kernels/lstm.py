@@ -23,19 +23,13 @@ from __future__ import annotations
 
 from numba import njit
 
-from rnnkit.kernels.fastmath import KERNEL, ONE, sigmoid, tanh
+from rnnkit.kernels.fastmath import KERNEL, ONE, gate, sigmoid, tanh
 
 
+@njit(inline="always")
 def gate_rows(a, b, hidden):
-    """Row ``b`` of a (B, 4H) array as its four gate blocks, each a contiguous (H,) view."""
-    row = a[b]
-    return row[:hidden], row[hidden:2 * hidden], row[2 * hidden:3 * hidden], row[3 * hidden:]
-
-
-gate_rows = njit(inline="always")(gate_rows)
-# Each gate read and written through its own (H,) view, never as row[k * H + j]: with
-# offsets into one row LLVM cannot prove that the stores do not overlap the loads, and
-# the loop stays scalar (measured 5-8x slower).
+    """Row ``b`` of a (B, 4H) array as its four gate blocks i, f, g, o, each an (H,) view."""
+    return gate(a, b, 0, hidden), gate(a, b, 1, hidden), gate(a, b, 2, hidden), gate(a, b, 3, hidden)
 
 
 @njit(**KERNEL)
