@@ -6,7 +6,7 @@ from rnnkit.errors import CheckpointError, ConfigError, DataError
 from rnnkit.optim import Adam
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.tasks.classification import (ClassificationTask, EncodedTexts, class_weights, classification_metrics,
-                                         encode_texts, predict_probabilities)
+                                         encode_texts, ensemble_probabilities, predict_probabilities)
 
 # label 1 iff the text contains token 2 ("good"); lengths vary from 1 to 6
 RNG = np.random.default_rng(0)
@@ -99,3 +99,14 @@ def test_labels_outside_the_classes_are_data_errors():
     bad = EncodedTexts(SEQUENCES[:2], np.array([0, 2]))
     with pytest.raises(DataError, match="labels must lie in \\[0, 2\\)"):
         ClassificationTask(model, bad, bad, 4)
+
+
+def test_an_ensemble_averages_its_members_probabilities():
+    config = ClassifierConfig(vocab_size=8, embedding_dim=8, hidden_size=8, dropout=0.0)
+    members = [SequenceClassifier(config, rng=seed) for seed in (1, 2)]
+    alone = [predict_probabilities(model, SEQUENCES) for model in members]
+    assert not np.allclose(alone[0], alone[1])
+    np.testing.assert_allclose(ensemble_probabilities(members, SEQUENCES), (alone[0] + alone[1]) / 2)
+    np.testing.assert_allclose(ensemble_probabilities(members[:1], SEQUENCES), alone[0])
+    with pytest.raises(ConfigError, match="at least one model"):
+        ensemble_probabilities([], SEQUENCES)

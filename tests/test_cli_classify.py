@@ -61,6 +61,47 @@ def test_predict_labels_texts_from_arguments_and_stdin(trained_run, capsys, monk
     assert capsys.readouterr().out.startswith("positive\t")
 
 
+@pytest.fixture(scope="module")
+def second_seed(trained_run):
+    run_dir, data = trained_run
+    other = run_dir.parent / "run-seed-1"
+    assert main(["classify", "train", "--data-dir", str(data), "--out", str(other), "--seed", "1", *FAST]) == 0
+    return other
+
+
+def test_eval_of_several_runs_scores_their_ensemble_in_their_common_folder(trained_run, second_seed, capsys):
+    run_dir, _ = trained_run
+    assert main(["classify", "eval", str(run_dir), str(second_seed), "--split", "test"]) == 0
+    assert "sst2 test rnn ensemble of 2: accuracy" in capsys.readouterr().out
+    results = json.loads((run_dir.parent / "results.json").read_text())
+    assert results["sst2-test"]["rnn ensemble"]["members"] == 2
+    assert results["sst2-test"]["rnn ensemble"]["accuracy"] >= 0.9
+    assert (run_dir.parent / "confusion-test.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_predict_with_an_ensemble_averages_p_positive(trained_run, second_seed, capsys):
+    run_dir, _ = trained_run
+    p_positive = []
+    for command in ([str(run_dir), "a good film"], [str(second_seed), "a good film"],
+                    [str(run_dir), "a good film", "--ensemble", str(second_seed)]):
+        assert main(["classify", "predict", *command]) == 0
+        label, p, _ = capsys.readouterr().out.strip().split("\t")
+        assert label == "positive"
+        p_positive.append(float(p))
+    assert p_positive[2] == pytest.approx((p_positive[0] + p_positive[1]) / 2, abs=1e-4)
+
+
+def test_an_ensemble_of_runs_that_read_text_differently_is_a_one_line_error(trained_run, tmp_path, capsys):
+    run_dir, data = trained_run
+    other = tmp_path / "characters"
+    assert main(["classify", "train", "--data-dir", str(data), "--out", str(other), "--tokenizer", "chinese",
+                 "--max-steps", "2", *FAST]) == 0
+    capsys.readouterr()
+    assert main(["classify", "eval", str(run_dir), str(other)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "differ in tokenizer" in error and len(error.splitlines()) == 1
+
+
 def test_resume_continues_a_finished_run_for_more_epochs(trained_run, capsys):
     run_dir, _ = trained_run
     assert main(["classify", "train", "--resume", str(run_dir), "--epochs", "7", "--no-progress"]) == 0

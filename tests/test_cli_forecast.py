@@ -44,6 +44,43 @@ def test_eval_prints_a_table_of_rmse_and_mae(trained_run, capsys):
     assert "3-step-ahead" in out and "lstm (recursive)" in out and "seasonal naive" in out
 
 
+def test_eval_of_several_runs_averages_their_forecasts(trained_run, capsys):
+    run_dir, data = trained_run
+    other = run_dir.parent / "run-seed-1"
+    assert main(["forecast", "train", "--data-dir", str(data), "--out", str(other), "--seed", "1", *FAST]) == 0
+    capsys.readouterr()
+    assert main(["forecast", "eval", str(run_dir), str(other)]) == 0
+    assert "lstm ensemble" in capsys.readouterr().out
+    ensemble = json.loads((run_dir.parent / "results.json").read_text())["airline-passengers-1-step"]
+    alone = [json.loads((run / "results.json").read_text())["airline-passengers-1-step"]["lstm"]
+             for run in (run_dir, other)]
+    assert set(ensemble) == {"lstm ensemble", "persistence", "seasonal naive"}
+    assert ensemble["persistence"] == json.loads((run_dir / "results.json").read_text())[
+        "airline-passengers-1-step"]["persistence"]
+    # the mean forecast's absolute error is at most the mean of the members' (triangle inequality)
+    assert ensemble["lstm ensemble"]["mae"] <= (alone[0]["mae"] + alone[1]["mae"]) / 2 + 1e-9
+
+
+def test_eval_on_the_validation_part_scores_its_points(trained_run, capsys):
+    run_dir, _ = trained_run
+    assert main(["forecast", "eval", str(run_dir), "--part", "val"]) == 0
+    assert "airline-passengers: 7 val points" in capsys.readouterr().out   # 15 % of the first 48 months
+    results = json.loads((run_dir / "results.json").read_text())
+    assert set(results["airline-passengers-1-step-val"]) == {"lstm", "persistence", "seasonal naive"}
+    assert (run_dir / "forecast-1-val.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_an_ensemble_of_different_test_parts_is_a_one_line_error(trained_run, tmp_path, capsys):
+    run_dir, data = trained_run
+    other = tmp_path / "shorter-training"
+    assert main(["forecast", "train", "--data-dir", str(data), "--out", str(other), "--train-fraction", "0.8",
+                 "--max-steps", "2", *FAST]) == 0
+    capsys.readouterr()
+    assert main(["forecast", "eval", str(run_dir), str(other)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "differ in train_fraction" in error and len(error.splitlines()) == 1
+
+
 def test_direct_forecast_beyond_the_horizon_is_a_one_line_error(trained_run, capsys):
     run_dir, _ = trained_run
     assert main(["forecast", "eval", str(run_dir), "--steps", "3", "--strategy", "direct"]) == 2

@@ -118,3 +118,10 @@ def test_baselines_on_airline_passengers_match_the_reference(data_dir):
                         baseline_forecasts(series.values, split.test_targets, series.period))
     assert table["persistence"]["rmse"] == pytest.approx(48.04, abs=0.01)
     assert table["seasonal naive"]["rmse"] == pytest.approx(41.85, abs=0.01)
+
+
+def test_the_split_parts_tile_the_series_in_order():
+    split = SeriesSplit(108, 0.67, val_fraction=0.25)
+    assert split.train_end == 72 and split.val_start == 54
+    assert split.val_targets.tolist() == list(range(54, 72))
+    assert split.test_targets.tolist() == list(range(72, 108))

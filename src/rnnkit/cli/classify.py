@@ -2,7 +2,9 @@
 
     rnnkit classify train --dataset sst2            train; report dev and test accuracy vs bag of words
     rnnkit classify eval RUN_DIR --split test       accuracy, F1, confusion matrix (PNG)
+    rnnkit classify eval RUN1 RUN2 RUN3             the ensemble: mean of the runs' class probabilities
     rnnkit classify predict RUN_DIR "text" ...      label and p(positive) per text (or per stdin line)
+    rnnkit classify predict RUN1 "text" --ensemble RUN2 --ensemble RUN3       the same by an ensemble
 
 SST-2 uses its official train/dev/test split; ChnSentiCorp hotel reviews have none,
 so a fixed stratified 80/10/10 split (seed 0) is made. Embeddings are learned from scratch.
@@ -27,7 +29,7 @@ from rnnkit.models.char_lm import RECURRENT_LAYERS
 from rnnkit.models.classifier import ClassifierConfig, SequenceClassifier
 from rnnkit.plots import plot_confusion_matrix
 from rnnkit.tasks.classification import (TOKENIZERS, ClassificationTask, class_weights, classification_metrics,
-                                         encode_examples, encode_texts, predict_probabilities, tokenize)
+                                         encode_examples, encode_texts, ensemble_probabilities, tokenize)
 from rnnkit.training.trained import load_trained_model
 
 TASK = "classify"
@@ -36,6 +38,7 @@ DATASETS = {  # name: (folder under the data directory, loader, tokenizer)
     "chnsenticorp": ("sentiment_chnsenticorp_htl", load_chnsenticorp, "chinese"),
 }
 LABELS = ("negative", "positive")
+ENSEMBLE_DATA_KEYS = ("dataset", "tokenizer", "max_len")   # what members of an ensemble must share
 
 
 def register(subcommands) -> None:
@@ -73,17 +76,22 @@ def register_train(actions) -> None:
 
 def register_eval(actions) -> None:
     parser = actions.add_parser("eval", help="accuracy, F1 and confusion matrix of a trained classifier")
-    common.add_model_path_arguments(parser)
+    common.add_run_dirs_arguments(parser, "the same dataset and vocabulary")
     parser.add_argument("--split", choices=("dev", "test"), default="test", help="(test)")
     parser.add_argument("--data-dir", type=Path, help="folder of the datasets (default: where training read it)")
     parser.add_argument("--baseline", action="store_true", help="also fit and score the bag-of-words baseline")
-    parser.add_argument("--out", type=Path, help="folder for confusion-SPLIT.png and results.json (the run's)")
+    parser.add_argument("--out", type=Path, help="folder for confusion-SPLIT.png and results.json "
+                                                 "(the run's; for several runs, their common parent folder)")
     parser.set_defaults(run=run_eval)
 
 
 def register_predict(actions) -> None:
     parser = actions.add_parser("predict", help="classify texts given as arguments or stdin lines")
-    common.add_model_path_arguments(parser)
+    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR_OR_CHECKPOINT")
+    parser.add_argument("--ensemble", type=Path, action="append", default=[], metavar="RUN_DIR",
+                        help="another run (same dataset and vocabulary) whose class probabilities are "
+                             "averaged in; repeat for more, after the texts")
+    common.add_which_argument(parser)
     parser.add_argument("texts", nargs="*", metavar="TEXT", help="texts to classify (default: stdin, one per line)")
     parser.set_defaults(run=run_predict)
 
@@ -106,7 +114,7 @@ def run_train(args) -> int:
     task = ClassificationTask(model, train_set, dev_set, meta["batch_size"], config.seed, weights)
     common.train(task, config, run_dir, meta, args, resume)
     best, _ = load_trained_model(run_dir, "best", TASK, build_model)
-    report(best, meta, ("dev", "test"), run_dir, with_baseline=True)
+    report([best], meta, ("dev", "test"), run_dir, with_baseline=True)
     return 0
 
 
@@ -139,22 +147,30 @@ def build_model(meta: dict, stored: dict) -> SequenceClassifier:
 
 
 # -- eval --------------------------------------------------------------------------------
-def report(model, meta: dict, splits: tuple[str, ...], out_dir: Path, with_baseline: bool) -> dict:
-    """Score each split; print it (and the baseline's), write confusion-SPLIT.png and results.json."""
+def report(models: list, meta: dict, splits: tuple[str, ...], out_dir: Path, with_baseline: bool) -> dict:
+    """Score each split; print it (and the baseline's), write confusion-SPLIT.png and results.json.
+
+    Several models are scored as one ensemble, "rnn ensemble": the mean of their class probabilities.
+    """
     spec, vocab = meta["data"], Vocabulary.from_json(meta["vocab"])
     baseline = fit_baseline(spec, vocab) if with_baseline else None
+    name = "rnn" if len(models) == 1 else "rnn ensemble"
     all_results = {}
     for split in splits:
         examples = encode_examples(load_split(spec, split), spec["tokenizer"], vocab, spec["max_len"])
-        metrics = classification_metrics(examples.labels, predict_probabilities(model, examples.sequences))
-        results = {"rnn": {"accuracy": metrics["accuracy"], "f1": metrics["f1"],
-                           "confusion": metrics["confusion"].tolist(), "examples": len(examples)}}
+        metrics = classification_metrics(examples.labels, ensemble_probabilities(models, examples.sequences))
+        results = {name: {"accuracy": metrics["accuracy"], "f1": metrics["f1"],
+                          "confusion": metrics["confusion"].tolist(), "examples": len(examples)}}
+        if len(models) > 1:
+            results[name]["members"] = len(models)
         if baseline is not None:
             predicted = np.eye(2)[baseline.predict(examples.sequences)]
             scores = classification_metrics(examples.labels, predicted)
             results["bag-of-words"] = {"accuracy": scores["accuracy"], "f1": scores["f1"]}
-        for name, scores in results.items():
-            print(f"{spec['dataset']} {split} {name}: accuracy {scores['accuracy']:.4f}, F1 {scores['f1']:.4f}")
+        for method, scores in results.items():
+            members = f" of {len(models)}" if method == "rnn ensemble" else ""
+            print(f"{spec['dataset']} {split} {method}{members}: accuracy {scores['accuracy']:.4f}, "
+                  f"F1 {scores['f1']:.4f}")
         plot_confusion_matrix(metrics["confusion"], meta["labels"], out_dir / f"confusion-{split}.png",
                               title=f"{spec['dataset']} {split}: accuracy {metrics['accuracy']:.3f}")
         common.write_results(out_dir, f"{spec['dataset']}-{split}", results)
@@ -168,23 +184,40 @@ def fit_baseline(spec: dict, vocab: Vocabulary) -> BagOfWordsLogisticRegression:
     return BagOfWordsLogisticRegression(len(vocab)).fit(train_set.sequences, train_set.labels)
 
 
+def load_ensemble(paths: list[Path], which: str) -> tuple[list[SequenceClassifier], dict]:
+    """The models of one or more runs, and the first one's meta; every run must read text as the first does."""
+    loaded = [load_trained_model(path, which, TASK, build_model) for path in paths]
+    for path, (_, meta) in zip(paths[1:], loaded[1:]):
+        check_same_inputs(paths[0], loaded[0][1], path, meta)
+    return [model for model, _ in loaded], loaded[0][1]
+
+
+def check_same_inputs(first_path: Path, first: dict, path: Path, meta: dict) -> None:
+    """Refuse to ensemble runs of different datasets, tokenisation, vocabularies or labels."""
+    differing = [key for key in ENSEMBLE_DATA_KEYS if meta["data"].get(key) != first["data"].get(key)]
+    differing += [key for key in ("vocab", "labels") if meta.get(key) != first.get(key)]
+    if differing:
+        raise ConfigError(f"{path} and {first_path} differ in {', '.join(differing)}: an ensemble needs runs "
+                          "trained on the same dataset with the same --tokenizer, --max-len and --min-count")
+
+
 def run_eval(args) -> int:
-    model, meta = load_trained_model(args.run_dir, args.which, TASK, build_model)
+    models, meta = load_ensemble(args.run_dirs, args.which)
     if args.data_dir:
         meta["data"]["folder"] = str(args.data_dir / DATASETS[meta["data"]["dataset"]][0])
-    report(model, meta, (args.split,), common.report_dir(args.run_dir, args.out), args.baseline)
+    report(models, meta, (args.split,), common.ensemble_report_dir(args.run_dirs, args.out), args.baseline)
     return 0
 
 
 # -- predict -----------------------------------------------------------------------------
 def run_predict(args) -> int:
-    model, meta = load_trained_model(args.run_dir, args.which, TASK, build_model)
+    models, meta = load_ensemble([args.run_dir, *args.ensemble], args.which)
     texts = args.texts or [line.rstrip("\n") for line in sys.stdin]
     if not texts:
         raise ConfigError("no text to classify: pass texts as arguments or on stdin")
     spec = meta["data"]
     sequences = encode_texts(texts, spec["tokenizer"], Vocabulary.from_json(meta["vocab"]), spec["max_len"])
-    probabilities = predict_probabilities(model, sequences)
+    probabilities = ensemble_probabilities(models, sequences)
     for text, p in zip(texts, probabilities):
         print(f"{meta['labels'][int(p.argmax())]}\t{p[1]:.4f}\t{text}")
     return 0

@@ -123,8 +123,19 @@ def train(task, config: TrainConfig, run_dir: Path, meta: dict, args, resume: bo
 
 def add_model_path_arguments(parser) -> None:
     parser.add_argument("run_dir", type=Path, metavar="RUN_DIR_OR_CHECKPOINT")
+    add_which_argument(parser)
+
+
+def add_run_dirs_arguments(parser, members_share: str) -> None:
+    """One run (or checkpoint), or several scored as an ensemble; ``members_share`` says what they must share."""
+    parser.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR_OR_CHECKPOINT",
+                        help=f"one run, or several ({members_share}, e.g. seeds) scored as an ensemble")
+    add_which_argument(parser)
+
+
+def add_which_argument(parser) -> None:
     parser.add_argument("--which", choices=("best", "last"), default="best",
-                        help="which checkpoint of a run directory (best)")
+                        help="which checkpoint of each run directory (best)")
 
 
 def write_results(run_dir: Path, key: str, results: dict) -> None:
@@ -143,3 +154,11 @@ def report_dir(path: Path, out: Path | None) -> Path:
     if out is not None:
         return out
     return path.parent.parent if path.parent.name == "checkpoints" else path
+
+
+def ensemble_report_dir(paths: list[Path], out: Path | None) -> Path:
+    """--out, else the run directory of one run, or the folder that holds all of several runs."""
+    folders = [report_dir(path, out) for path in paths]
+    if out is not None or len(folders) == 1:
+        return folders[0]
+    return Path(os.path.commonpath([folder.resolve() for folder in folders]))

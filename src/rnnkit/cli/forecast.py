@@ -2,6 +2,8 @@
 
     rnnkit forecast train --series airline-passengers     train; one-step test RMSE/MAE vs the baselines
     rnnkit forecast eval RUN_DIR --steps 3                h-step-ahead errors on the test part, and a PNG
+    rnnkit forecast eval RUN1 RUN2 RUN3                   the ensemble: the mean of the runs' forecasts
+    rnnkit forecast eval RUN_DIR --part val               errors on the validation part (to choose settings)
     rnnkit forecast predict RUN_DIR --steps 12            the next values after the end of the series
 
 The first 67 % of the series trains (its last 15 % for early stopping), the rest is
@@ -14,10 +16,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
 
 from rnnkit.cli import common
 from rnnkit.cli.options import fraction, positive
 from rnnkit.data.timeseries import SERIES, load_series
+from rnnkit.errors import ConfigError
 from rnnkit.models.forecaster import Forecaster, ForecasterConfig
 from rnnkit.plots import plot_forecast
 from rnnkit.tasks.forecasting import (SCALERS, STRATEGIES, ForecastingTask, SeriesSplit, SeriesTransform,
@@ -25,6 +29,8 @@ from rnnkit.tasks.forecasting import (SCALERS, STRATEGIES, ForecastingTask, Seri
 from rnnkit.training.trained import load_trained_model
 
 TASK = "forecast"
+PARTS = ("test", "val")
+ENSEMBLE_DATA_KEYS = ("series", "train_fraction")     # what fixes the test points; members must share it
 
 
 def register(subcommands) -> None:
@@ -64,10 +70,14 @@ def register_train(actions) -> None:
 
 def register_eval(actions) -> None:
     parser = actions.add_parser("eval", help="test errors of a trained forecaster and the baselines")
-    common.add_model_path_arguments(parser)
+    common.add_run_dirs_arguments(parser, "the same series and --train-fraction")
     add_forecast_arguments(parser)
+    parser.add_argument("--part", choices=PARTS, default="test",
+                        help="test: every point after the training part; val: the end of the training part "
+                             "that stopped training early, to compare settings without the test part (test)")
     parser.add_argument("--data-dir", type=Path, help="folder of the series (default: where training read it)")
-    parser.add_argument("--out", type=Path, help="folder for forecast-STEPS.png and results.json (the run's)")
+    parser.add_argument("--out", type=Path, help="folder for forecast-STEPS.png and results.json "
+                                                 "(the run's; for several runs, their common parent folder)")
     parser.set_defaults(run=run_eval)
 
 
@@ -98,9 +108,10 @@ def run_train(args) -> int:
     task = ForecastingTask(model, transform, series.values, split, meta["look_back"], meta["batch_size"], config.seed)
     common.train(task, config, run_dir, meta, args, resume)
     best, _ = load_trained_model(run_dir, "best", TASK, build_model)
-    report(best, meta, run_dir, steps=1, strategy="recursive")
+    member = [(best, transform, meta["look_back"])]
+    report(member, meta, run_dir, steps=1, strategy="recursive")
     if best.config.horizon > 1:
-        report(best, meta, run_dir, steps=best.config.horizon, strategy="direct")
+        report(member, meta, run_dir, steps=best.config.horizon, strategy="direct")
     return 0
 
 
@@ -131,27 +142,59 @@ def build_model(meta: dict, stored: dict) -> Forecaster:
 
 
 # -- eval and predict ----------------------------------------------------------------------
-def report(model, meta: dict, out_dir: Path, steps: int, strategy: str, data_dir: Path | None = None) -> dict:
-    """RMSE and MAE of the model and both baselines on every test point; a PNG of forecast vs actual."""
-    series, split, transform = load_data(meta, data_dir)
-    targets = split.test_targets
-    forecasts = {f"{model.config.cell} ({strategy})" if steps > 1 else model.config.cell:
-                 forecast(model, transform, series.values, targets, meta["look_back"], steps, strategy)}
+def report(models: list, meta: dict, out_dir: Path, steps: int, strategy: str, data_dir: Path | None = None,
+           part: str = "test") -> dict:
+    """RMSE and MAE of the model (several: the mean of their forecasts) and both baselines on every point
+    of the test (or validation) part; a PNG of forecast vs actual."""
+    series, split, _ = load_data(meta, data_dir)
+    targets = split.test_targets if part == "test" else split.val_targets
+    predictions = [forecast(model, transform, series.values, targets, look_back, steps, strategy)
+                   for model, transform, look_back in models]
+    forecasts = {model_name(models, steps, strategy): np.mean(predictions, axis=0)}
     forecasts.update(baseline_forecasts(series.values, targets, series.period, steps))
     table = error_table(series.values[targets], forecasts)
-    print(f"{series.name}: {len(targets)} test points, {steps}-step-ahead forecasts")
+    print(f"{series.name}: {len(targets)} {part} points, {steps}-step-ahead forecasts")
     print(f"{'method':<24}{'RMSE':>12}{'MAE':>12}")
     for name, errors in table.items():
         print(f"{name:<24}{errors['rmse']:>12.3f}{errors['mae']:>12.3f}")
-    plot_forecast(series.values, forecasts, out_dir / f"forecast-{steps}.png",
-                  title=f"{series.name}: {steps}-step-ahead test forecasts")
-    common.write_results(out_dir, f"{series.name}-{steps}-step", table)
+    suffix = "" if part == "test" else f"-{part}"
+    plot_forecast(series.values[:targets[-1] + 1], forecasts, out_dir / f"forecast-{steps}{suffix}.png",
+                  title=f"{series.name}: {steps}-step-ahead {part} forecasts")
+    common.write_results(out_dir, f"{series.name}-{steps}-step{suffix}", table)
     return table
 
 
+def model_name(models: list, steps: int, strategy: str) -> str:
+    """The cell ("lstm"), "ensemble" added for several models, the strategy for several steps."""
+    cells = {model.config.cell for model, _, _ in models}
+    name = cells.pop() if len(cells) == 1 else "rnn"
+    name += " ensemble" if len(models) > 1 else ""
+    return f"{name} ({strategy})" if steps > 1 else name
+
+
+def load_ensemble(paths: list[Path], which: str) -> tuple[list[tuple], dict]:
+    """(model, transform, look-back) of each run, and the first run's meta; all must forecast the same points."""
+    members, first = [], None
+    for path in paths:
+        model, meta = load_trained_model(path, which, TASK, build_model)
+        if first is None:
+            first = (path, meta)
+        check_same_points(first[0], first[1], path, meta)
+        members.append((model, SeriesTransform.from_json(meta["transform"]), meta["look_back"]))
+    return members, first[1]
+
+
+def check_same_points(first_path: Path, first: dict, path: Path, meta: dict) -> None:
+    differing = [key for key in ENSEMBLE_DATA_KEYS if meta["data"].get(key) != first["data"].get(key)]
+    if differing:
+        raise ConfigError(f"{path} and {first_path} differ in {', '.join(differing)}: an ensemble needs runs "
+                          "of the same series and --train-fraction")
+
+
 def run_eval(args) -> int:
-    model, meta = load_trained_model(args.run_dir, args.which, TASK, build_model)
-    report(model, meta, common.report_dir(args.run_dir, args.out), args.steps, args.strategy, args.data_dir)
+    members, meta = load_ensemble(args.run_dirs, args.which)
+    report(members, meta, common.ensemble_report_dir(args.run_dirs, args.out), args.steps, args.strategy, args.data_dir,
+           args.part)
     return 0
 
 

@@ -97,6 +97,14 @@ def predict_probabilities(model: SequenceClassifier, sequences: Sequence[np.ndar
     return probabilities
 
 
+def ensemble_probabilities(models: Sequence[SequenceClassifier], sequences: Sequence[np.ndarray],
+                           batch_size: int = EVAL_BATCH) -> np.ndarray:
+    """The mean of several classifiers' p(class | text) (N, C): an ensemble, e.g. of seeds, sharing one vocabulary."""
+    if not models:
+        raise ConfigError("an ensemble needs at least one model")
+    return np.mean([predict_probabilities(model, sequences, batch_size) for model in models], axis=0)
+
+
 def classification_metrics(labels: np.ndarray, probabilities: np.ndarray,
                            weights: np.ndarray | None = None) -> dict:
     """Loss (mean cross-entropy), accuracy, F1 (of class 1 for two classes, else macro) and confusion matrix."""

@@ -133,6 +133,11 @@ class SeriesSplit:
     def test_targets(self) -> np.ndarray:
         return np.arange(self.train_end, self.length)
 
+    @property
+    def val_targets(self) -> np.ndarray:
+        """The held-out end of the training part: for early stopping and for comparing settings."""
+        return np.arange(self.val_start, self.train_end)
+
 
 def window_inputs(z: np.ndarray, targets: np.ndarray, look_back: int, offset: int) -> np.ndarray:
     """Model inputs (L, N, 1): row t of the result reads z at x-indices t-L ... t-1."""
