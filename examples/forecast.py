@@ -3,6 +3,7 @@
     python examples/forecast.py [--data-dir ../shared/data] [--out runs/forecast-examples]
     python examples/forecast.py --seeds 5            five seeds per series, each alone and their ensemble
     python examples/forecast.py --seeds 5 --part val     the same errors on the validation parts
+    python examples/forecast.py --seeds 5 --refit        retrain on the validation months too (``--refit``)
 
 Each series is trained with ``rnnkit forecast train --seed K`` (a few seconds to a minute
 on one CPU core) into OUT/SERIES/seed-K and tested on every point after its first 67 %;
@@ -39,13 +40,13 @@ def check(code: int) -> None:
         raise SystemExit(code)
 
 
-def train_series(series: str, data_dir: Path, out: Path, seeds: int, part: str) -> dict:
+def train_series(series: str, data_dir: Path, out: Path, seeds: int, part: str, refit: bool = False) -> dict:
     """Train ``seeds`` seeds of one series; score each (and their ensemble) on ``part``; the error tables."""
     runs = [out / f"seed-{seed}" for seed in range(seeds)]
     for seed, run_dir in enumerate(runs):
         shutil.rmtree(run_dir, ignore_errors=True)
         check(main(["forecast", "train", "--series", series, "--data-dir", str(data_dir), "--out", str(run_dir),
-                    "--no-progress", "--seed", str(seed), *SETTINGS[series]]))
+                    "--no-progress", "--seed", str(seed), *SETTINGS[series], *(["--refit"] if refit else [])]))
         if part != "test":
             check(main(["forecast", "eval", str(run_dir), "--part", part]))
     if seeds > 1:
@@ -81,8 +82,11 @@ if __name__ == "__main__":
     parser.add_argument("--out", type=Path, default=Path("runs/forecast-examples"))
     parser.add_argument("--seeds", type=int, default=1, help="seeds 0 .. N-1 per series, and their ensemble (1)")
     parser.add_argument("--part", choices=("test", "val"), default="test", help="where to score (test)")
+    parser.add_argument("--refit", action="store_true",
+                        help="after early stopping, retrain on the whole training part (its validation errors "
+                             "are then in-sample)")
     parser.add_argument("--series", nargs="+", choices=sorted(SETTINGS), default=list(SETTINGS),
                         help="which series (all)")
     args = parser.parse_args()
-    print(markdown({series: train_series(series, args.data_dir, args.out / series, args.seeds, args.part)
+    print(markdown({series: train_series(series, args.data_dir, args.out / series, args.seeds, args.part, args.refit)
                     for series in args.series}))

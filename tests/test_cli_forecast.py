@@ -95,6 +95,28 @@ def test_predict_prints_the_next_months_in_original_units(trained_run, capsys):
     assert all(100 < float(line.split("\t")[1]) < 400 for line in lines)
 
 
+def test_refit_retrains_for_the_best_number_of_updates_without_the_test_part(tmp_path):
+    from rnnkit.training.checkpoint import load_checkpoint
+
+    data = write_airline_lookalike(tmp_path / "data")
+    runs = [tmp_path / "run", tmp_path / "run-other-test-part"]
+    refit = ["--refit", *FAST, "--batch", "1", "--epochs", "2"]                # one window per update
+    assert main(["forecast", "train", "--data-dir", str(data), "--out", str(runs[0]), *refit]) == 0
+    path = data / "time_series" / "airline-passengers.csv"
+    lines = path.read_text().splitlines()
+    lines[49:] = [f"{line.split(',')[0]},{10 * int(line.split(',')[1])}" for line in lines[49:]]   # test months
+    path.write_text("\n".join(lines) + "\n")
+    assert main(["forecast", "train", "--data-dir", str(data), "--out", str(runs[1]), *refit]) == 0
+    (refit, meta), (other, _) = [load_checkpoint(run, "best") for run in runs]
+    _, early = load_checkpoint(runs[0] / "early-stopping", "best")
+    assert meta["refit"] == {"updates": early["step"], "early_stopping_run": "early-stopping"}
+    assert meta["step"] == early["step"] and load_checkpoint(runs[0], "last")[1]["step"] == early["step"]
+    # training months 0-40 hold 22 windows after look-back 6 + differencing 13, validation months 41-47 seven more
+    assert early["task_state"]["num_batches"] == 22 and meta["task_state"]["num_batches"] == 22 + 7
+    for name, value in refit["model"].items():          # ten times other test values: the very same model
+        np.testing.assert_array_equal(value, other["model"][name])
+
+
 def test_resume_needs_a_forecast_run(trained_run, tmp_path, capsys):
     run_dir, data = trained_run
     assert main(["classify", "train", "--resume", str(run_dir), "--no-progress"]) == 2

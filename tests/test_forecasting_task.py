@@ -125,3 +125,19 @@ def test_the_split_parts_tile_the_series_in_order():
     assert split.train_end == 72 and split.val_start == 54
     assert split.val_targets.tolist() == list(range(54, 72))
     assert split.test_targets.tolist() == list(range(72, 108))
+
+
+def test_a_refit_trains_on_the_validation_windows_too_and_never_reads_the_test_part():
+    split = SeriesSplit(72, 0.67, val_fraction=0.25)                 # train 0..35, validation 36..47, test 48..
+    transform = SeriesTransform(difference=True).fit(SERIES[:split.train_end])
+    garbled = np.concatenate([SERIES[:split.train_end], np.full(72 - split.train_end, np.nan)])
+
+    def task(refit):
+        model = Forecaster(ForecasterConfig(hidden_size=4), dtype=np.float64, rng=0)
+        return ForecastingTask(model, transform, garbled, split, look_back=6, batch_size=8, refit=refit)
+
+    plain, refit = task(False), task(True)
+    assert len(refit.train_targets) == len(plain.train_targets) + len(plain.val_targets)
+    assert refit.train_targets.max() == split.train_end - 1                # the last training month, no test one
+    losses = [refit.train_step(batch)[0] for batch in refit.batches()]     # NaN test values would show here
+    assert np.all(np.isfinite(losses)) and np.isfinite(refit.evaluate()["val_loss"])

@@ -1,6 +1,7 @@
 """``rnnkit forecast``: time-series forecasting with an LSTM or GRU, against persistence and seasonal naive.
 
     rnnkit forecast train --series airline-passengers     train; one-step test RMSE/MAE vs the baselines
+    rnnkit forecast train --refit                         then retrain on the validation months too
     rnnkit forecast eval RUN_DIR --steps 3                h-step-ahead errors on the test part, and a PNG
     rnnkit forecast eval RUN1 RUN2 RUN3                   the ensemble: the mean of the runs' forecasts
     rnnkit forecast eval RUN_DIR --part val               errors on the validation part (to choose settings)
@@ -8,12 +9,15 @@
 
 The first 67 % of the series trains (its last 15 % for early stopping), the rest is
 tested; scaling is fitted on the training part only, and every forecast is turned
-back into the series' own units before it is scored.
+back into the series' own units before it is scored. ``--refit`` first trains with
+early stopping into RUN_DIR/early-stopping, then trains a fresh model (same seed and
+settings) on the whole training part for the best checkpoint's number of updates.
 """
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +34,7 @@ from rnnkit.training.trained import load_trained_model
 
 TASK = "forecast"
 PARTS = ("test", "val")
+EARLY_STOPPING_DIR = "early-stopping"                # a --refit run's first run, inside its run directory
 ENSEMBLE_DATA_KEYS = ("series", "train_fraction")     # what fixes the test points; members must share it
 
 
@@ -65,6 +70,9 @@ def register_train(actions) -> None:
     model.add_argument("--dropout", type=fraction, default=0.0, help="(0)")
     model.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     common.add_learning_arguments(parser, epochs=200, lr=3e-3, eval_every=20, patience=20)
+    parser.add_argument("--refit", action="store_true",
+                        help=f"after early stopping (into RUN_DIR/{EARLY_STOPPING_DIR}), train a fresh model on "
+                             "the whole training part, validation included, for the best number of updates")
     parser.set_defaults(run=run_train)
 
 
@@ -98,14 +106,21 @@ def add_forecast_arguments(parser) -> None:
 # -- train -------------------------------------------------------------------------------
 def run_train(args) -> int:
     if args.resume:
+        if args.refit:
+            raise ConfigError("--refit trains twice from the start and cannot --resume: start a new run")
         meta, model = common.resumed_run(args.resume, TASK, build_model)
         run_dir, config, resume = args.resume, common.resumed_config(args, meta), True
     else:
         meta = new_meta(args)
         run_dir, config, resume = common.new_run_dir(args, args.series), common.train_config(args), False
-        model = Forecaster(ForecasterConfig.from_json(meta["model_config"]), meta["dtype"], rng=args.seed)
+        model = new_model(meta, args.seed)
+    if args.refit:
+        updates = early_stopping_updates(meta, config, run_dir / EARLY_STOPPING_DIR, args)
+        meta = dict(meta, refit={"updates": updates, "early_stopping_run": EARLY_STOPPING_DIR})
+        config = replace(config, max_steps=updates, eval_every=updates, patience=0)   # one (in-sample) validation
     series, split, transform = load_data(meta)
-    task = ForecastingTask(model, transform, series.values, split, meta["look_back"], meta["batch_size"], config.seed)
+    task = ForecastingTask(model, transform, series.values, split, meta["look_back"], meta["batch_size"], config.seed,
+                           refit="refit" in meta)
     common.train(task, config, run_dir, meta, args, resume)
     best, _ = load_trained_model(run_dir, "best", TASK, build_model)
     member = [(best, transform, meta["look_back"])]
@@ -113,6 +128,22 @@ def run_train(args) -> int:
     if best.config.horizon > 1:
         report(member, meta, run_dir, steps=best.config.horizon, strategy="direct")
     return 0
+
+
+def new_model(meta: dict, seed: int) -> Forecaster:
+    return Forecaster(ForecasterConfig.from_json(meta["model_config"]), meta["dtype"], rng=seed)
+
+
+def early_stopping_updates(meta: dict, config, run_dir: Path, args) -> int:
+    """Train a fresh model on the training windows, stopping early on validation, into ``run_dir``;
+    the number of updates of its best checkpoint."""
+    series, split, transform = load_data(meta)
+    task = ForecastingTask(new_model(meta, config.seed), transform, series.values, split, meta["look_back"],
+                           meta["batch_size"], config.seed)
+    if common.train(task, config, run_dir, meta, args, resume=False)["stop_reason"] == "interrupted":
+        raise KeyboardInterrupt                        # Ctrl-C: no refit
+    _, best_meta = load_trained_model(run_dir, "best", TASK, build_model)
+    return int(best_meta["step"])
 
 
 def new_meta(args) -> dict:

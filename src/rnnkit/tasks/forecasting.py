@@ -19,7 +19,8 @@ its own forecasts back in (``recursive``, a one-output model) or reads the h-th 
 the H outputs of one model call (``direct``, h <= H).
 
 Splits: the first ``train_fraction`` of the series trains (as the LSTM tutorial's
-67 %), its last ``val_fraction`` serves for early stopping, and the rest is the
+67 %), its last ``val_fraction`` serves for early stopping (a *refit* then trains
+on all of the training part, validation windows included), and the rest is the
 test part; every point of the test part is a test target, for the model and for
 the baselines (persistence x_hat_t = x_{t-h}, seasonal naive x_hat_t = x_{t-ks},
 ks the first multiple of s >= h) alike.
@@ -207,19 +208,24 @@ def error_table(actual: np.ndarray, forecasts: dict[str, np.ndarray]) -> dict[st
 
 
 class ForecastingTask(EpochTask):
-    """Windows of one series: shuffled mini-batches of the training targets; validation on the held-out end."""
+    """Windows of one series: shuffled mini-batches of the training targets; validation on the held-out end.
+
+    ``refit``: train on the validation windows too (every window of the training part), for a number of
+    updates chosen before on validation; its validation loss is then measured on windows it trained on.
+    """
 
     unit = "window"
 
     def __init__(self, model: Forecaster, transform: SeriesTransform, values: np.ndarray, split: SeriesSplit,
-                 look_back: int, batch_size: int, seed: int = 0):
+                 look_back: int, batch_size: int, seed: int = 0, refit: bool = False):
         if look_back < 1 or batch_size < 1:
             raise ConfigError(f"look-back and batch size must be at least 1, got {look_back} and {batch_size}")
         self.model, self.transform, self.look_back = model, transform, look_back
         self.batch_size, self.seed = batch_size, seed
         horizon, offset = model.config.horizon, transform.offset
         self.z = transform.transform(values[:split.train_end])
-        self.train_targets = trainable_targets(0, split.val_start, look_back, offset, horizon)
+        train_end = split.train_end if refit else split.val_start
+        self.train_targets = trainable_targets(0, train_end, look_back, offset, horizon)
         self.val_targets = trainable_targets(split.val_start, split.train_end, look_back, offset, horizon)
         if len(self.train_targets) == 0 or len(self.val_targets) == 0:
             raise DataError(f"{split.train_end} training values leave no training or validation window of "
