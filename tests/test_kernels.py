@@ -140,3 +140,11 @@ def test_numpy_backend_turns_the_kernels_off(backend):
 def test_unknown_backend_is_refused():
     with pytest.raises(ValueError, match="backend must be one of"):
         kernels.use("cuda")
+
+
+def test_without_numba_the_reference_runs(monkeypatch):
+    monkeypatch.setattr(kernels, "numba_available", lambda: False)
+    layer = LSTM(3, 4, rng=0)
+    assert not kernels.enabled(layer.cell, np.float32)
+    y, _ = layer(np.ones((2, 1, 3), np.float32))
+    assert y.shape == (2, 1, 4)
