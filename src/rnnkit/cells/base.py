@@ -45,9 +45,6 @@ class Workspace:
             buffer = self._buffers[name] = np.empty(shape, dtype)
         return buffer
 
-    def clear(self) -> None:
-        self._buffers.clear()
-
 
 class FreshArrays:
     """The workspace of one-off calls: every buffer is a new array."""

@@ -186,19 +186,10 @@ def fit_baseline(spec: dict, vocab: Vocabulary) -> BagOfWordsLogisticRegression:
 
 def load_ensemble(paths: list[Path], which: str) -> tuple[list[SequenceClassifier], dict]:
     """The models of one or more runs, and the first one's meta; every run must read text as the first does."""
-    loaded = [load_trained_model(path, which, TASK, build_model) for path in paths]
-    for path, (_, meta) in zip(paths[1:], loaded[1:]):
-        check_same_inputs(paths[0], loaded[0][1], path, meta)
+    loaded = common.load_ensemble(paths, which, TASK, build_model, ENSEMBLE_DATA_KEYS, ("vocab", "labels"),
+                                  "runs trained on the same dataset with the same --tokenizer, --max-len "
+                                  "and --min-count")
     return [model for model, _ in loaded], loaded[0][1]
-
-
-def check_same_inputs(first_path: Path, first: dict, path: Path, meta: dict) -> None:
-    """Refuse to ensemble runs of different datasets, tokenisation, vocabularies or labels."""
-    differing = [key for key in ENSEMBLE_DATA_KEYS if meta["data"].get(key) != first["data"].get(key)]
-    differing += [key for key in ("vocab", "labels") if meta.get(key) != first.get(key)]
-    if differing:
-        raise ConfigError(f"{path} and {first_path} differ in {', '.join(differing)}: an ensemble needs runs "
-                          "trained on the same dataset with the same --tokenizer, --max-len and --min-count")
 
 
 def run_eval(args) -> int:

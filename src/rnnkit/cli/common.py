@@ -19,7 +19,7 @@ from rnnkit.training.checkpoint import load_checkpoint
 from rnnkit.training.config import OPTIMIZERS, SCHEDULES, TrainConfig
 from rnnkit.training.loop import Trainer
 from rnnkit.training.metrics_log import read_metrics
-from rnnkit.training.trained import checked_model
+from rnnkit.training.trained import checked_model, load_trained_model
 
 BUDGET_FLAGS = ("epochs", "max_steps", "max_minutes")   # what may change when resuming
 RESULTS_FILE = "results.json"
@@ -131,6 +131,20 @@ def add_run_dirs_arguments(parser, members_share: str) -> None:
     parser.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR_OR_CHECKPOINT",
                         help=f"one run, or several ({members_share}, e.g. seeds) scored as an ensemble")
     add_which_argument(parser)
+
+
+def load_ensemble(paths: list[Path], which: str, task: str, build, data_keys: tuple[str, ...],
+                  meta_keys: tuple[str, ...], needs: str) -> list[tuple[object, dict]]:
+    """(model, meta) of each run; every run must agree with the first on ``data_keys`` of its
+    data and on ``meta_keys``, else one ConfigError saying which differ and what an ensemble ``needs``."""
+    loaded = [load_trained_model(path, which, task, build) for path in paths]
+    first = loaded[0][1]
+    for path, (_, meta) in zip(paths[1:], loaded[1:]):
+        differing = [key for key in data_keys if meta["data"].get(key) != first["data"].get(key)]
+        differing += [key for key in meta_keys if meta.get(key) != first.get(key)]
+        if differing:
+            raise ConfigError(f"{path} and {paths[0]} differ in {', '.join(differing)}: an ensemble needs {needs}")
+    return loaded
 
 
 def add_which_argument(parser) -> None:

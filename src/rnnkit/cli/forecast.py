@@ -205,21 +205,10 @@ def model_name(models: list, steps: int, strategy: str) -> str:
 
 def load_ensemble(paths: list[Path], which: str) -> tuple[list[tuple], dict]:
     """(model, transform, look-back) of each run, and the first run's meta; all must forecast the same points."""
-    members, first = [], None
-    for path in paths:
-        model, meta = load_trained_model(path, which, TASK, build_model)
-        if first is None:
-            first = (path, meta)
-        check_same_points(first[0], first[1], path, meta)
-        members.append((model, SeriesTransform.from_json(meta["transform"]), meta["look_back"]))
-    return members, first[1]
-
-
-def check_same_points(first_path: Path, first: dict, path: Path, meta: dict) -> None:
-    differing = [key for key in ENSEMBLE_DATA_KEYS if meta["data"].get(key) != first["data"].get(key)]
-    if differing:
-        raise ConfigError(f"{path} and {first_path} differ in {', '.join(differing)}: an ensemble needs runs "
-                          "of the same series and --train-fraction")
+    loaded = common.load_ensemble(paths, which, TASK, build_model, ENSEMBLE_DATA_KEYS, (),
+                                  "runs of the same series and --train-fraction")
+    members = [(model, SeriesTransform.from_json(meta["transform"]), meta["look_back"]) for model, meta in loaded]
+    return members, loaded[0][1]
 
 
 def run_eval(args) -> int:

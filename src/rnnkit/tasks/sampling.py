@@ -93,5 +93,5 @@ def generate(model, vocab, length: int, prime: str = "", temperature: float = 1.
     for position in range(length):
         forced = choose(position, generator.logits) if choose else None
         token = forced if forced is not None else next_id(generator.logits, rng, temperature, top_k, greedy)
-        yield vocab.characters[token] if 0 <= token < len(vocab) else vocab.decode([token])   # decode: its error
+        yield vocab.decode([token])
         generator.feed([token])
