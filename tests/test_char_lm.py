@@ -89,6 +89,24 @@ def test_char_stepper_gives_the_logits_of_forward(cell, embedding_dim, use_table
         np.testing.assert_allclose(ours, theirs, atol=1e-12)
 
 
+@pytest.mark.parametrize("use_table", [True, False], ids=["table", "per-step-projection"])
+def test_char_stepper_in_float32_gives_the_logits_of_forward(use_table, monkeypatch):
+    """float32 LSTM: the stepper runs the compiled whole-stack step (when numba is there)."""
+    from rnnkit.models.char_lm import CharStepper
+
+    if not use_table:
+        monkeypatch.setattr(CharStepper, "MAX_TABLE_ENTRIES", 0)
+    model = CharLM(CharLMConfig(vocab_size=7, hidden_size=6, num_layers=2, embedding_dim=4), rng=0)
+    model.eval()
+    ids = np.random.default_rng(3).integers(0, 7, (8, 2))
+    logits, (h_n, c_n) = model(ids)
+    stepper = model.stepper(batch=2)
+    for t in range(len(ids)):
+        np.testing.assert_allclose(stepper(ids[t]), logits[t], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(stepper.state[0], h_n, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(stepper.state[1], c_n, rtol=1e-5, atol=1e-6)
+
+
 def test_char_stepper_rejects_ids_outside_the_vocabulary():
     stepper = CharLM(CharLMConfig(vocab_size=5, hidden_size=3, num_layers=1), rng=0).stepper()
     with pytest.raises(ValueError, match=r"ids: expected integers in \[0, 5\)"):

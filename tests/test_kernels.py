@@ -7,6 +7,7 @@ import pytest
 
 from rnnkit import GRU, LSTM, RNN, kernels
 from rnnkit.layers.time_loop import step_functions
+from rnnkit.tasks.sampling import next_id
 
 numba = pytest.importorskip("numba", reason="the compiled kernels need numba (pip install numba)")
 from rnnkit.kernels.fastmath import CLIP, approximate_tanh  # noqa: E402
@@ -118,6 +119,44 @@ def test_fused_single_step_matches_numpy_step(backend, kind):
     backend("numba")
     y_fused, _ = layer.step(x_t, hx)
     np.testing.assert_allclose(y_fused, y_reference, rtol=2e-5, atol=2e-6)
+
+
+@pytest.mark.parametrize("num_layers", [1, 3])
+@pytest.mark.parametrize("kind", ["lstm", "lstm-peephole"])
+def test_compiled_stack_stepper_matches_the_numpy_stepper_over_many_steps(backend, kind, num_layers):
+    layer = LAYERS[kind](rng=0, num_layers=num_layers)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((STEPS, BATCH, INPUT_SIZE)).astype(np.float32)
+    _, _, hx, _ = random_problem(layer, rng, with_state=True)
+    backend("numpy")
+    reference = layer.stepper(hx, batch=BATCH)
+    backend("numba")
+    compiled = layer.stepper(hx, batch=BATCH)
+    assert compiled.compiled and not reference.compiled
+    for t in range(STEPS):
+        np.testing.assert_allclose(compiled(x[t]), reference(x[t]), rtol=2e-5, atol=2e-6)
+    for ours, theirs in zip(compiled.state, reference.state):
+        np.testing.assert_allclose(ours, theirs, rtol=2e-5, atol=2e-6)
+
+
+def test_compiled_stack_stepper_is_kept_for_small_products_only(backend):
+    backend("numba")
+    assert LSTM(8, 256).stepper().compiled                  # 4 * 256 * 256 multiply-adds a step
+    assert not LSTM(8, 384).stepper().compiled              # two BLAS threads are faster there
+    assert not LSTM(8, 8, proj_size=4).stepper().compiled
+    assert not GRU(8, 8).stepper().compiled
+
+
+@pytest.mark.parametrize("temperature", [0.3, 1.0, 2.5])
+def test_compiled_sampler_draws_the_ids_of_the_numpy_reference(backend, temperature):
+    logits = np.random.default_rng(6).normal(0, 3, (200, 65)).astype(np.float32)
+
+    def draws(name):
+        backend(name)
+        rng = np.random.default_rng(7)
+        return [next_id(row, rng, temperature) for row in logits for _ in range(5)]
+
+    assert draws("numba") == draws("numpy")
 
 
 def test_float64_and_cells_without_kernels_run_the_reference(backend):

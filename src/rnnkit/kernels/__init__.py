@@ -50,13 +50,18 @@ def numba_available() -> bool:
     return True
 
 
+def compiled() -> bool:
+    """Whether the compiled kernels are on (the backend is numba and numba is installed)."""
+    return _backend == "numba" and numba_available()
+
+
 def enabled(cell, dtype) -> bool:
     """Whether ``cell``'s steps run through the compiled kernels for arrays of ``dtype``."""
-    return (_backend == "numba" and np.dtype(dtype) == np.float32
-            and getattr(cell, "has_fused_step", False) and numba_available())
+    return compiled() and np.dtype(dtype) == np.float32 and getattr(cell, "has_fused_step", False)
 
 
 @functools.cache
 def load(cell_name: str):
-    """The kernel module of a cell (``"lstm"``, ``"gru"``), imported on first use: numba loads only then."""
+    """A kernel module (``"lstm"``, ``"gru"``, ``"products"``, ``"sampling"``), imported on first use:
+    numba loads only then."""
     return importlib.import_module(f"rnnkit.kernels.{cell_name}")

@@ -27,7 +27,7 @@ P0, P1, P2, P3 = float32(0.9999999994393395), float32(0.13129583819823062), \
     float32(0.003155269195087666), float32(1.1706537830772214e-05)
 P4, P5, P6 = float32(-2.2595520647273814e-08), float32(6.51763369259951e-11), float32(-1.2018401310603967e-13)
 Q1, Q2, Q3 = float32(0.46462916047505093), float32(0.024698344594815205), float32(0.00026216945429335855)
-ONE, HALF = float32(1.0), float32(0.5)
+ONE, HALF, ZERO = float32(1.0), float32(0.5), float32(0.0)
 
 # error_model="numpy": a division by zero gives inf instead of a Python exception; the
 # check for the exception is what stops LLVM from vectorising a loop with a division.

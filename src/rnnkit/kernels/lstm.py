@@ -24,6 +24,7 @@ from __future__ import annotations
 from numba import njit
 
 from rnnkit.kernels.fastmath import KERNEL, ONE, gate, sigmoid, tanh
+from rnnkit.kernels.products import project
 
 
 @njit(inline="always")
@@ -75,3 +76,35 @@ def backward(dm, dc_next, gates, c_prev, tanh_c, w_ci, w_cf, w_co, dz, dc_prev):
             dz_g[j] = dcell * input_gate * (ONE - candidate * candidate)
             dz_o[j] = d_output
             dcp[j] = dcell * forget_gate + d_input * w_ci[j] + d_forget * w_cf[j]
+
+
+
+# -- generation: a whole stack of layers for one time step, in one call ---------------
+
+@njit(**KERNEL)
+def stack_step(first_projection, weights_ih, biases_ih, biases_hh, weights_hh, peepholes, hs, cs,
+               xw, hw, gates, tanh_c):
+    """One time step of a stack of LSTM layers without projection, for generation.
+
+    Per layer k, on the state buffers hs[k], cs[k] (2, B, H), [0] now and [1] next:
+
+        xw = first_projection                        (k = 0: W_ih x_t + b, given)
+             h^(k-1)_t W_ih^T + b_ih + b_hh          (k > 0)
+        hw = h^(k)_{t-1} W_hh^T
+        (h, c)^(k)_t = forward(xw, hw, c^(k)_{t-1})  as in training
+        [0] <- [1]
+
+    xw, hw, gates (B, 4H) and tanh_c (B, H) are scratch; peepholes[k] is (w_ci, w_cf, w_co).
+    """
+    for k in range(len(weights_hh)):
+        h, c = hs[k], cs[k]
+        if k == 0:
+            xw[:] = first_projection
+        else:
+            project(hs[k - 1][0], weights_ih[k], xw)
+            xw += biases_ih[k] + biases_hh[k]
+        project(h[0], weights_hh[k], hw)
+        w_ci, w_cf, w_co = peepholes[k]
+        forward(xw, hw, c[0], w_ci, w_cf, w_co, gates, c[1], tanh_c, h[1])
+        h[0] = h[1]
+        c[0] = c[1]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnnkit import kernels
 from rnnkit.errors import ConfigError
 from rnnkit.layers.dropout import Dropout
 from rnnkit.layers.embedding import Embedding, check_indices, one_hot
@@ -122,7 +123,11 @@ class CharStepper:
         else:
             hidden = self.recurrent(one_hot(ids, self.model.config.vocab_size, self.model.dtype))
         decoder = self.model.decoder                         # its forward, without keeping x for backward
-        logits = np.dot(hidden, decoder.weight.T)
+        if self.recurrent.compiled:                          # no NumPy product between compiled steps
+            logits = np.empty((hidden.shape[0], decoder.weight.shape[0]), hidden.dtype)
+            kernels.load("products").project(hidden, decoder.weight, logits)
+        else:
+            logits = np.dot(hidden, decoder.weight.T)
         if decoder.bias is not None:
             logits += decoder.bias
         return logits

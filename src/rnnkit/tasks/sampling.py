@@ -18,6 +18,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from rnnkit import kernels
 from rnnkit.errors import ConfigError
 
 
@@ -30,7 +31,13 @@ def check_sampling_options(temperature: float, top_k: int, vocab_size: int) -> N
 
 def next_id(logits: np.ndarray, rng: np.random.Generator, temperature: float = 1.0, top_k: int = 0,
             greedy: bool = False, allowed: np.ndarray | None = None) -> int:
-    """Draw one id from the scores ``logits`` (V,); ``allowed`` is an optional boolean mask (V,)."""
+    """Draw one id from the scores ``logits`` (V,); ``allowed`` is an optional boolean mask (V,).
+
+    Without a mask or top-k, and with the compiled kernels on, ``rnnkit.kernels.sampling``
+    does the same arithmetic in one call (the lines below are its reference).
+    """
+    if allowed is None and not top_k and not greedy and kernels.compiled():
+        return int(kernels.load("sampling").sample(logits, temperature, rng.random()))
     scores = logits.astype(np.float64)
     if allowed is not None:
         scores[~allowed] = -np.inf
@@ -93,5 +100,5 @@ def generate(model, vocab, length: int, prime: str = "", temperature: float = 1.
     for position in range(length):
         forced = choose(position, generator.logits) if choose else None
         token = forced if forced is not None else next_id(generator.logits, rng, temperature, top_k, greedy)
-        yield vocab.decode([token])
-        generator.feed([token])
+        generator.feed([token])                             # checks that the id is in the vocabulary
+        yield vocab.characters[token]
