@@ -79,7 +79,6 @@ def backward(dm, dc_next, gates, c_prev, tanh_c, w_ci, w_cf, w_co, dz, dc_prev):
             dcp[j] = dcell * forget_gate + d_input * w_ci[j] + d_forget * w_cf[j]
 
 
-
 # -- generation: a whole stack of layers for one time step, in one call ---------------
 
 @njit(**KERNEL)

@@ -5,8 +5,8 @@
     h_n, c_n = stepper.state            # the state now, shaped as forward's
 
 Each call is ``forward`` on a sequence of length 1 in eval mode (no dropout), with
-the work of a step cut to its arithmetic: buffers are allocated once, biases summed
-once, and inputs are checked when the stepper is built rather than at every step.
+the work of a step cut to its arithmetic: buffers are allocated once, and the
+state is checked when the stepper is built rather than at every step.
 What remains per layer is
 
     xw  = x_t W_ih^T + (b_ih + b_hh)          one vector-matrix product
