@@ -6,6 +6,7 @@
     rnnkit forecast eval RUN1 RUN2 RUN3                   the ensemble: the mean of the runs' forecasts
     rnnkit forecast eval RUN_DIR --part val               errors on the validation part (to choose settings)
     rnnkit forecast predict RUN_DIR --steps 12            the next values after the end of the series
+    rnnkit forecast backtest --folds 4 --block 6 --seeds 3   rolling-origin errors inside the training part
 
 The first 67 % of the series trains (its last 15 % for early stopping), the rest is
 tested; scaling is fitted on the training part only, and every forecast is turned
@@ -29,23 +30,64 @@ from rnnkit.errors import ConfigError
 from rnnkit.models.forecaster import Forecaster, ForecasterConfig
 from rnnkit.plots import plot_forecast
 from rnnkit.tasks.forecasting import (SCALERS, STRATEGIES, ForecastingTask, SeriesSplit, SeriesTransform,
-                                      baseline_forecasts, error_table, forecast, forecast_future)
+                                      backtest_splits, backtest_summary, baseline_forecasts, check_backtest,
+                                      error_table, forecast, forecast_future)
 from rnnkit.training.trained import load_trained_model
 
 TASK = "forecast"
 PARTS = ("test", "val")
 EARLY_STOPPING_DIR = "early-stopping"                # a --refit run's first run, inside its run directory
-ENSEMBLE_DATA_KEYS = ("series", "train_fraction")     # what fixes the test points; members must share it
+ENSEMBLE_DATA_KEYS = ("series", "train_fraction", "backtest")   # what fixes the test points; members share it
+
+BACKTEST_DOC = """Rolling-origin evaluation ("backtesting", time-series cross-validation) inside the
+training part, to compare settings on more than one block; the test part is never read.
+
+With n training values (the first --train-fraction), fold k = 1 .. K trains on the values
+[0, o_k), o_k = n - (K - k + 1) * BLOCK, exactly as `forecast train` trains on a whole
+training part (transform fitted on the fold's own values, early stopping on their last
+--val-fraction), and scores one-step forecasts of the next BLOCK values, the last block
+ending at n. Persistence and seasonal naive forecast the very same points. Each fold's
+seeds are run directories OUT/fold-K/seed-S; the per-fold, mean-over-folds and all-points
+RMSE/MAE go to OUT/results.json (key SERIES-backtest). With --seeds N > 1 the mean of the
+N seeds' forecasts is scored too, as the ensemble. (--horizon keeps its meaning, the
+values the model predicts at once; what is scored is always one step ahead.)
+
+    rnnkit forecast backtest --series monthly-car-sales --folds 4 --block 6 --seeds 3 \\
+        --no-difference --val-fraction 0.25 --out runs/car-sales-backtest
+"""
 
 
 def register(subcommands) -> None:
     common.register_actions(subcommands, "forecast", "train and use a time-series forecaster", __doc__,
-                            (register_train, register_eval, register_predict))
+                            (register_train, register_eval, register_predict, register_backtest))
 
 
 def register_train(actions) -> None:
     parser = actions.add_parser("train", help="train a forecaster", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_train_arguments(parser)
+    parser.add_argument("--refit", action="store_true",
+                        help=f"after early stopping (into RUN_DIR/{EARLY_STOPPING_DIR}), train a fresh model on "
+                             "the whole training part, validation included, for the best number of updates")
+    parser.set_defaults(run=run_train)
+
+
+def register_backtest(actions) -> None:
+    parser = actions.add_parser("backtest", help="rolling-origin errors inside the training part (to choose "
+                                "settings)", description=BACKTEST_DOC,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_train_arguments(parser)
+    folds = parser.add_argument_group("backtest (inside the training part; the test part is never read)")
+    folds.add_argument("--folds", type=positive(int), default=4, help="forecast origins, K (4)")
+    folds.add_argument("--block", type=positive(int), default=6,
+                       help="values scored after each origin, one step ahead each (6)")
+    folds.add_argument("--seeds", type=positive(int), default=1,
+                       help="seeds SEED .. SEED+N-1 per fold, each scored alone and all as an ensemble (1)")
+    parser.set_defaults(run=run_backtest)
+
+
+def add_train_arguments(parser) -> None:
+    """The data, transform, model and learning flags of ``train`` (and ``backtest``)."""
     data = parser.add_argument_group("data")
     data.add_argument("--series", choices=sorted(SERIES), default="airline-passengers", help="(airline-passengers)")
     common.add_data_dir_argument(data)
@@ -70,10 +112,6 @@ def register_train(actions) -> None:
     model.add_argument("--dropout", type=fraction, default=0.0, help="(0)")
     model.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     common.add_learning_arguments(parser, epochs=200, lr=3e-3, eval_every=20, patience=20)
-    parser.add_argument("--refit", action="store_true",
-                        help=f"after early stopping (into RUN_DIR/{EARLY_STOPPING_DIR}), train a fresh model on "
-                             "the whole training part, validation included, for the best number of updates")
-    parser.set_defaults(run=run_train)
 
 
 def register_eval(actions) -> None:
@@ -138,12 +176,19 @@ def early_stopping_updates(meta: dict, config, run_dir: Path, args) -> int:
     """Train a fresh model on the training windows, stopping early on validation, into ``run_dir``;
     the number of updates of its best checkpoint."""
     series, split, transform = load_data(meta)
-    task = ForecastingTask(new_model(meta, config.seed), transform, series.values, split, meta["look_back"],
+    _, best_meta = train_fresh(meta, series.values, split, transform, config, run_dir, args)
+    return int(best_meta["step"])
+
+
+def train_fresh(meta: dict, values, split: SeriesSplit, transform: SeriesTransform, config, run_dir: Path,
+                args) -> tuple[Forecaster, dict]:
+    """A new model (seed ``config.seed``) trained on ``split``'s training windows, stopping early on its
+    validation windows, into ``run_dir``: the best checkpoint's model and meta. Ctrl-C stops everything."""
+    task = ForecastingTask(new_model(meta, config.seed), transform, values, split, meta["look_back"],
                            meta["batch_size"], config.seed)
     if common.train(task, config, run_dir, meta, args, resume=False)["stop_reason"] == "interrupted":
-        raise KeyboardInterrupt                        # Ctrl-C: no refit
-    _, best_meta = load_trained_model(run_dir, "best", TASK, build_model)
-    return int(best_meta["step"])
+        raise KeyboardInterrupt
+    return load_trained_model(run_dir, "best", TASK, build_model)
 
 
 def new_meta(args) -> dict:
@@ -161,10 +206,15 @@ def new_meta(args) -> dict:
 
 
 def load_data(meta: dict, data_dir: Path | None = None):
-    """The series, its split and the fitted transform that ``meta`` describes."""
+    """The series, its split and the fitted transform that ``meta`` describes (a backtest fold's run:
+    the fold's values, its block as the test part)."""
     data = meta["data"]
     series = load_series(data["series"], data_dir / "time_series" if data_dir else data["folder"])
-    split = SeriesSplit(len(series.values), data["train_fraction"], data["val_fraction"])
+    if data.get("backtest"):
+        fold = data["backtest"]
+        split = SeriesSplit(fold["end"], val_fraction=data["val_fraction"], train_end=fold["origin"])
+    else:
+        split = SeriesSplit(len(series.values), data["train_fraction"], data["val_fraction"])
     return series, split, SeriesTransform.from_json(meta["transform"])
 
 
@@ -179,20 +229,33 @@ def report(models: list, meta: dict, out_dir: Path, steps: int, strategy: str, d
     of the test (or validation) part; a PNG of forecast vs actual."""
     series, split, _ = load_data(meta, data_dir)
     targets = split.test_targets if part == "test" else split.val_targets
-    predictions = [forecast(model, transform, series.values, targets, look_back, steps, strategy)
-                   for model, transform, look_back in models]
-    forecasts = {model_name(models, steps, strategy): np.mean(predictions, axis=0)}
-    forecasts.update(baseline_forecasts(series.values, targets, series.period, steps))
+    forecasts = method_forecasts(models, series.values, targets, series.period, steps, strategy)
     table = error_table(series.values[targets], forecasts)
-    print(f"{series.name}: {len(targets)} {part} points, {steps}-step-ahead forecasts")
-    print(f"{'method':<24}{'RMSE':>12}{'MAE':>12}")
-    for name, errors in table.items():
-        print(f"{name:<24}{errors['rmse']:>12.3f}{errors['mae']:>12.3f}")
+    print_table(f"{series.name}: {len(targets)} {part} points, {steps}-step-ahead forecasts", table)
     suffix = "" if part == "test" else f"-{part}"
     plot_forecast(series.values[:targets[-1] + 1], forecasts, out_dir / f"forecast-{steps}{suffix}.png",
                   title=f"{series.name}: {steps}-step-ahead {part} forecasts")
     common.write_results(out_dir, f"{series.name}-{steps}-step{suffix}", table)
     return table
+
+
+def method_forecasts(models: list, values: np.ndarray, targets: np.ndarray, period: int, steps: int = 1,
+                     strategy: str = "recursive", labels: list[str] = ()) -> dict[str, np.ndarray]:
+    """The model's forecasts of ``targets`` (several models: the mean of theirs), each model's own under
+    its label (if ``labels``), then both baselines' of the same points."""
+    predictions = [forecast(model, transform, values, targets, look_back, steps, strategy)
+                   for model, transform, look_back in models]
+    forecasts = {model_name(models, steps, strategy): np.mean(predictions, axis=0)}
+    forecasts.update(zip(labels, predictions))
+    forecasts.update(baseline_forecasts(values, targets, period, steps))
+    return forecasts
+
+
+def print_table(title: str, table: dict) -> None:
+    print(title)
+    print(f"{'method':<24}{'RMSE':>12}{'MAE':>12}")
+    for name, errors in table.items():
+        print(f"{name:<24}{errors['rmse']:>12.3f}{errors['mae']:>12.3f}")
 
 
 def model_name(models: list, steps: int, strategy: str) -> str:
@@ -225,3 +288,55 @@ def run_predict(args) -> int:
     for step, value in enumerate(future, start=1):
         print(f"{series.times[-1] + step}\t{value:.4f}")
     return 0
+
+
+# -- backtest ------------------------------------------------------------------------------
+def run_backtest(args) -> int:
+    """Train and score every fold (see BACKTEST_DOC) on the training part's values alone."""
+    if args.resume:
+        raise ConfigError("a backtest trains every fold from the start and cannot --resume: start a new one")
+    meta = new_meta(args)
+    series, split, transform = load_data(meta)
+    values = series.values[:split.train_end]                 # from here on, the test part is out of reach
+    splits = backtest_splits(split.train_end, args.folds, args.block, args.val_fraction)
+    check_backtest(splits, args.look_back, transform.offset, args.horizon, series.period)
+    out = backtest_dir(args)
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    fold_forecasts = [backtest_fold(meta, values, fold, number, seeds, out, args, series.period)
+                      for number, fold in enumerate(splits, start=1)]
+    summary = backtest_summary(splits, values, fold_forecasts)
+    summary["setup"] = {"folds": len(splits), "block": args.block, "seeds": seeds, "train_end": split.train_end}
+    print_table(f"{series.name}: backtest, mean over {len(splits)} folds of {args.block} one-step forecasts",
+                summary["mean"])
+    print_table(f"{series.name}: backtest, all {len(splits) * args.block} points together", summary["all"])
+    common.write_results(out, f"{series.name}-backtest", summary)
+    return 0
+
+
+def backtest_dir(args) -> Path:
+    """OUT (default runs/SERIES-backtest-DATE-TIME), refused if it already holds a fold's run."""
+    out = common.new_run_dir(args, f"{args.series}-backtest")
+    taken = [path for path in out.glob("fold-*/seed-*") if (path / "checkpoints").exists()]
+    if taken:
+        raise ConfigError(f"{out} already holds a backtest ({taken[0]}): pick another --out")
+    return out
+
+
+def backtest_fold(meta: dict, values: np.ndarray, split: SeriesSplit, number: int, seeds: list[int], out: Path,
+                  args, period: int) -> dict[str, np.ndarray]:
+    """Fold ``number``: the transform fitted on its own values, one run per seed into OUT/fold-K/seed-S;
+    the forecasts of its block by the model (the seeds' ensemble, and each seed) and by the baselines."""
+    transform = SeriesTransform.from_json(meta["transform"]).fit(values[:split.train_end])
+    fold = {"fold": number, "origin": split.train_end, "end": split.length}
+    fold_meta = dict(meta, transform=transform.to_json(), data=dict(meta["data"], backtest=fold))
+    members = []
+    for seed in seeds:
+        config = replace(common.train_config(args), seed=seed)
+        model, _ = train_fresh(fold_meta, values, split, transform, config, out / f"fold-{number}" / f"seed-{seed}",
+                               args)
+        members.append((model, transform, meta["look_back"]))
+    labels = [f"{args.cell} seed {seed}" for seed in seeds] if len(seeds) > 1 else []
+    forecasts = method_forecasts(members, values, split.test_targets, period, labels=labels)
+    print_table(f"fold {number}: trained on values 0-{split.train_end - 1}, scored on "
+                f"{split.train_end}-{split.length - 1}", error_table(values[split.test_targets], forecasts))
+    return forecasts

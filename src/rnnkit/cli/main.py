@@ -4,7 +4,7 @@
     rnnkit sample RUN_DIR             generate text (or poems) from it
     rnnkit plot RUN_DIR               draw its loss curves
     rnnkit classify train|eval|predict    sentiment / text classification (SST-2, ChnSentiCorp)
-    rnnkit forecast train|eval|predict    time-series forecasting (airline passengers, ...)
+    rnnkit forecast train|eval|predict|backtest    time-series forecasting (airline passengers, ...)
 """
 
 from __future__ import annotations

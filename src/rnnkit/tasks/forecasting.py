@@ -24,6 +24,17 @@ on all of the training part, validation windows included), and the rest is the
 test part; every point of the test part is a test target, for the model and for
 the baselines (persistence x_hat_t = x_{t-h}, seasonal naive x_hat_t = x_{t-ks},
 ks the first multiple of s >= h) alike.
+
+Backtesting (rolling-origin evaluation, Hyndman's time-series cross-validation) compares
+settings on more than one block, inside the training part only. With n training values,
+K folds and blocks of b points, fold k = 1 .. K has the forecast origin
+
+    o_k = n - (K - k + 1) b           (so the last block ends at n)
+
+and is a run of its own on the values [0, o_k): transform fitted on them, early stopping
+on their last ``val_fraction``; its one-step forecasts are scored on [o_k, o_k + b), the
+baselines on the very same points. ``backtest_splits`` gives the folds as ``SeriesSplit``s
+whose "test part" is the block.
 """
 
 from __future__ import annotations
@@ -118,16 +129,23 @@ class SeriesTransform:
 
 @dataclass
 class SeriesSplit:
-    """Which indices of a series of ``length`` values train, validate and test."""
+    """Which indices of a series of ``length`` values train, validate and test.
+
+    ``train_end`` given (a backtest fold) replaces the one ``train_fraction`` gives.
+    """
 
     length: int
     train_fraction: float = 0.67
     val_fraction: float = 0.15           # of the training part, its end
+    train_end: int | None = None
 
     def __post_init__(self):
         if not 0 <= self.val_fraction < 1:
             raise ConfigError(f"val fraction must be in [0, 1), got {self.val_fraction}")
-        self.train_end = len(train_test_split_series(np.zeros(self.length), self.train_fraction)[0])
+        if self.train_end is None:
+            self.train_end = len(train_test_split_series(np.zeros(self.length), self.train_fraction)[0])
+        elif not 0 < self.train_end < self.length:
+            raise ConfigError(f"the training part must end inside the {self.length} values, not at {self.train_end}")
         self.val_start = self.train_end - max(1, round(self.val_fraction * self.train_end))
 
     @property
@@ -154,6 +172,57 @@ def window_targets(z: np.ndarray, targets: np.ndarray, horizon: int, offset: int
 def trainable_targets(first: int, end: int, look_back: int, offset: int, horizon: int) -> np.ndarray:
     """Targets t in [first, end) whose window starts at or after z's start and whose H targets end before ``end``."""
     return np.arange(max(first, look_back + offset), end - horizon + 1)
+
+
+def split_windows(split: SeriesSplit, look_back: int, offset: int, horizon: int,
+                  refit: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The targets of the training windows (a refit: the validation ones too) and of the validation windows."""
+    train_end = split.train_end if refit else split.val_start
+    train_targets = trainable_targets(0, train_end, look_back, offset, horizon)
+    val_targets = trainable_targets(split.val_start, split.train_end, look_back, offset, horizon)
+    if len(train_targets) == 0 or len(val_targets) == 0:
+        raise DataError(f"{split.train_end} training values leave no training or validation window of "
+                        f"look-back {look_back} + differencing {offset} + horizon {horizon}: "
+                        "use a shorter --look-back or --horizon, or a larger --val-fraction")
+    return train_targets, val_targets
+
+
+def backtest_splits(train_end: int, folds: int, block: int, val_fraction: float) -> list[SeriesSplit]:
+    """The K folds of a backtest inside the first ``train_end`` values (see the module doc): fold k trains
+    on [0, o_k) and is scored on [o_k, o_k + block); the last block ends at ``train_end``."""
+    if folds < 1 or block < 1:
+        raise ConfigError(f"a backtest needs at least one fold of at least one point, got {folds} of {block}")
+    first = train_end - folds * block
+    if first < 1:
+        raise ConfigError(f"{folds} folds of {block} points need more than {folds * block} values, but the "
+                          f"training part has {train_end}: use fewer --folds or a shorter --block")
+    return [SeriesSplit(origin + block, val_fraction=val_fraction, train_end=origin)
+            for origin in range(first, train_end, block)]
+
+
+def check_backtest(splits: list[SeriesSplit], look_back: int, offset: int, horizon: int, period: int) -> None:
+    """Every fold has training and validation windows, and every scored point a value one season before."""
+    for number, split in enumerate(splits, start=1):
+        where = f"backtest fold {number} of {len(splits)} trains on the first {split.train_end} values only"
+        try:
+            split_windows(split, look_back, offset, horizon)
+        except DataError as error:
+            raise DataError(f"{where}: {error}; or use fewer --folds or a shorter --block") from None
+        if split.train_end < period:
+            raise DataError(f"{where}, less than one season ({period}) before its first scored point, which "
+                            "seasonal naive needs: use fewer --folds or a shorter --block")
+
+
+def backtest_summary(splits: list[SeriesSplit], values: np.ndarray,
+                     fold_forecasts: list[dict[str, np.ndarray]]) -> dict:
+    """Each fold's errors, their mean over the folds, and the errors over all scored points together."""
+    actual = [values[split.test_targets] for split in splits]
+    folds = [{"fold": number, "origin": split.train_end, "end": split.length, "errors": error_table(a, f)}
+             for number, (split, a, f) in enumerate(zip(splits, actual, fold_forecasts), start=1)]
+    mean = {name: {metric: float(np.mean([fold["errors"][name][metric] for fold in folds]))
+                   for metric in ("rmse", "mae")} for name in fold_forecasts[0]}
+    pooled = {name: np.concatenate([f[name] for f in fold_forecasts]) for name in fold_forecasts[0]}
+    return {"folds": folds, "mean": mean, "all": error_table(np.concatenate(actual), pooled)}
 
 
 def forecast(model: Forecaster, transform: SeriesTransform, values: np.ndarray, targets: np.ndarray,
@@ -204,6 +273,7 @@ def baseline_forecasts(values: np.ndarray, targets: np.ndarray, period: int, ste
 
 
 def error_table(actual: np.ndarray, forecasts: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
+    """RMSE and MAE of each named forecast of ``actual``."""
     return {name: {"rmse": rmse(actual, f), "mae": mae(actual, f)} for name, f in forecasts.items()}
 
 
@@ -224,13 +294,7 @@ class ForecastingTask(EpochTask):
         self.batch_size, self.seed = batch_size, seed
         horizon, offset = model.config.horizon, transform.offset
         self.z = transform.transform(values[:split.train_end])
-        train_end = split.train_end if refit else split.val_start
-        self.train_targets = trainable_targets(0, train_end, look_back, offset, horizon)
-        self.val_targets = trainable_targets(split.val_start, split.train_end, look_back, offset, horizon)
-        if len(self.train_targets) == 0 or len(self.val_targets) == 0:
-            raise DataError(f"{split.train_end} training values leave no training or validation window of "
-                            f"look-back {look_back} + differencing {offset} + horizon {horizon}: "
-                            "use a shorter --look-back or --horizon, or a larger --val-fraction")
+        self.train_targets, self.val_targets = split_windows(split, look_back, offset, horizon, refit)
         self.batch_order = EpochBatches(self.epoch_batches)
 
     def _windows(self, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
