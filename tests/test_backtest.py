@@ -1,4 +1,5 @@
-"""Rolling-origin evaluation (``rnnkit forecast backtest``): folds, per-fold scaling, baselines, the CLI."""
+"""Rolling-origin evaluation (``rnnkit forecast backtest``): folds, per-fold scaling, baselines, walking
+forward inside each block, the CLI."""
 
 import json
 
@@ -79,7 +80,7 @@ def test_summary_means_the_fold_errors_and_pools_the_points():
 def test_backtest_writes_every_fold_with_baselines_on_the_same_points(run):
     out, values = run
     summary = json.loads((out / "results.json").read_text())["airline-passengers-backtest"]
-    assert summary["setup"] == {"folds": 2, "block": 6, "seeds": [0, 1], "train_end": 48}
+    assert summary["setup"] == {"folds": 2, "block": 6, "seeds": [0, 1], "train_end": 48, "walk_forward": 0}
     assert [(f["origin"], f["end"]) for f in summary["folds"]] == [(36, 42), (42, 48)]
     methods = {"lstm ensemble", "lstm seed 0", "lstm seed 1", "persistence", "seasonal naive"}
     for fold in summary["folds"]:
@@ -120,6 +121,31 @@ def test_the_test_part_is_never_read(run, tmp_path):
     assert garbled == original
 
 
+def test_walking_forward_each_fold_stays_inside_its_block_and_the_training_part(run, tmp_path):
+    from rnnkit.cli.forecast import load_ensemble, walk_settings
+    from rnnkit.tasks.forecasting import walk_forward
+
+    data, values = write_series(tmp_path / "data")
+    assert backtest(data, tmp_path / "walked", "--walk-forward", "2") == 0
+    summary = json.loads((tmp_path / "walked" / "results.json").read_text())["airline-passengers-backtest"]
+    assert summary["setup"]["walk_forward"] == 2
+    frozen = json.loads((run[0] / "results.json").read_text())["airline-passengers-backtest"]
+    assert summary["folds"][0]["errors"]["lstm"] != frozen["folds"][0]["errors"]["lstm seed 0"]
+    for fold in summary["folds"]:                    # the same walk with every value after the block garbled
+        (member,), _ = load_ensemble([tmp_path / "walked" / f"fold-{fold['fold']}" / "seed-0"], "best")
+        garbled = values.copy()
+        garbled[fold["end"]:] = np.nan
+        targets = np.arange(fold["origin"], fold["end"])
+        walked = walk_forward(member.model, member.transform, garbled, targets, member.look_back,
+                              walk_settings(member.meta, 2))
+        assert np.sqrt(np.mean((walked - values[targets]) ** 2)) == pytest.approx(fold["errors"]["lstm"]["rmse"],
+                                                                                  rel=1e-12)
+    data, _ = write_series(tmp_path / "garbled", test_values="nan")          # every test month garbled
+    assert backtest(data, tmp_path / "garbled-out", "--walk-forward", "2") == 0
+    garbled = json.loads((tmp_path / "garbled-out" / "results.json").read_text())["airline-passengers-backtest"]
+    assert garbled == summary
+
+
 def test_impossible_settings_and_resume_are_one_line_errors(run, tmp_path, capsys):
     data = tmp_path / "data"
     write_series(data)
@@ -140,3 +166,4 @@ def test_help_explains_the_folds(capsys):
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert "--folds" in out and "--block" in out and "test part is never read" in out
+    assert "--walk-forward" in out and "never beyond the block" in out

@@ -5,14 +5,22 @@
     rnnkit forecast eval RUN_DIR --steps 3                h-step-ahead errors on the test part, and a PNG
     rnnkit forecast eval RUN1 RUN2 RUN3                   the ensemble: the mean of the runs' forecasts
     rnnkit forecast eval RUN_DIR --part val               errors on the validation part (to choose settings)
+    rnnkit forecast eval RUN1 RUN2 --walk-forward 5       the models learn each test value once it is known
     rnnkit forecast predict RUN_DIR --steps 12            the next values after the end of the series
     rnnkit forecast backtest --folds 4 --block 6 --seeds 3   rolling-origin errors inside the training part
+    rnnkit forecast backtest --walk-forward 5             the same, each fold's models walking forward in its block
 
 The first 67 % of the series trains (its last 15 % for early stopping), the rest is
 tested; scaling is fitted on the training part only, and every forecast is turned
 back into the series' own units before it is scored. ``--refit`` first trains with
 early stopping into RUN_DIR/early-stopping, then trains a fresh model (same seed and
 settings) on the whole training part for the best checkpoint's number of updates.
+
+``--walk-forward N`` (one step ahead only): after forecasting x_t the model makes N
+updates on every window whose targets are all <= t before it forecasts x_{t+1}, with the
+optimizer settings of its training run (Adam's moments start afresh at the first scored
+point), the transform staying the one fitted on the training part. See
+``rnnkit.tasks.forecasting.walk_forward``.
 """
 
 from __future__ import annotations
@@ -20,24 +28,36 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from rnnkit.cli import common
-from rnnkit.cli.options import fraction, positive
+from rnnkit.cli.options import fraction, non_negative, positive
 from rnnkit.data.timeseries import SERIES, load_series
-from rnnkit.errors import ConfigError
+from rnnkit.errors import CheckpointError, ConfigError
 from rnnkit.models.forecaster import Forecaster, ForecasterConfig
 from rnnkit.plots import plot_forecast
-from rnnkit.tasks.forecasting import (SCALERS, STRATEGIES, ForecastingTask, SeriesSplit, SeriesTransform,
+from rnnkit.tasks.forecasting import (SCALERS, STRATEGIES, ForecastingTask, SeriesSplit, SeriesTransform, WalkForward,
                                       backtest_splits, backtest_summary, baseline_forecasts, check_backtest,
-                                      error_table, forecast, forecast_future)
+                                      error_table, forecast, forecast_future, walk_forward)
+from rnnkit.training.config import TrainConfig
 from rnnkit.training.trained import load_trained_model
 
 TASK = "forecast"
 PARTS = ("test", "val")
 EARLY_STOPPING_DIR = "early-stopping"                # a --refit run's first run, inside its run directory
 ENSEMBLE_DATA_KEYS = ("series", "train_fraction", "backtest")   # what fixes the test points; members share it
+
+
+class Member(NamedTuple):
+    """One trained model of an ensemble, with what forecasting needs: its transform, its look-back,
+    and its checkpoint's meta (the training settings a walk forward continues with)."""
+
+    model: Forecaster
+    transform: SeriesTransform
+    look_back: int
+    meta: dict
 
 BACKTEST_DOC = """Rolling-origin evaluation ("backtesting", time-series cross-validation) inside the
 training part, to compare settings on more than one block; the test part is never read.
@@ -51,6 +71,10 @@ seeds are run directories OUT/fold-K/seed-S; the per-fold, mean-over-folds and a
 RMSE/MAE go to OUT/results.json (key SERIES-backtest). With --seeds N > 1 the mean of the
 N seeds' forecasts is scored too, as the ensemble. (--horizon keeps its meaning, the
 values the model predicts at once; what is scored is always one step ahead.)
+
+--walk-forward N: each fold's models walk forward through its block (N updates after each
+scored value, on the windows known by then: the fold's values and its block up to that
+value, never beyond the block), as `forecast eval --walk-forward N` does on the test part.
 
     rnnkit forecast backtest --series monthly-car-sales --folds 4 --block 6 --seeds 3 \\
         --no-difference --val-fraction 0.25 --out runs/car-sales-backtest
@@ -83,7 +107,15 @@ def register_backtest(actions) -> None:
                        help="values scored after each origin, one step ahead each (6)")
     folds.add_argument("--seeds", type=positive(int), default=1,
                        help="seeds SEED .. SEED+N-1 per fold, each scored alone and all as an ensemble (1)")
+    add_walk_forward_argument(folds)
     parser.set_defaults(run=run_backtest)
+
+
+def add_walk_forward_argument(parser) -> None:
+    parser.add_argument("--walk-forward", type=non_negative(int), default=0, metavar="N",
+                        help="one-step forecasts only: after each scored value, N updates on every window known "
+                             "by then, with the training run's optimizer settings (Adam restarts at the first "
+                             "scored point); 0: the frozen model (0)")
 
 
 def add_train_arguments(parser) -> None:
@@ -121,6 +153,7 @@ def register_eval(actions) -> None:
     parser.add_argument("--part", choices=PARTS, default="test",
                         help="test: every point after the training part; val: the end of the training part "
                              "that stopped training early, to compare settings without the test part (test)")
+    add_walk_forward_argument(parser)
     parser.add_argument("--data-dir", type=Path, help="folder of the series (default: where training read it)")
     parser.add_argument("--out", type=Path, help="folder for forecast-STEPS.png and results.json "
                                                  "(the run's; for several runs, their common parent folder)")
@@ -160,8 +193,8 @@ def run_train(args) -> int:
     task = ForecastingTask(model, transform, series.values, split, meta["look_back"], meta["batch_size"], config.seed,
                            refit="refit" in meta)
     common.train(task, config, run_dir, meta, args, resume)
-    best, _ = load_trained_model(run_dir, "best", TASK, build_model)
-    member = [(best, transform, meta["look_back"])]
+    best, best_meta = load_trained_model(run_dir, "best", TASK, build_model)
+    member = [Member(best, transform, meta["look_back"], best_meta)]
     report(member, meta, run_dir, steps=1, strategy="recursive")
     if best.config.horizon > 1:
         report(member, meta, run_dir, steps=best.config.horizon, strategy="direct")
@@ -223,28 +256,36 @@ def build_model(meta: dict, stored: dict) -> Forecaster:
 
 
 # -- eval and predict ----------------------------------------------------------------------
-def report(models: list, meta: dict, out_dir: Path, steps: int, strategy: str, data_dir: Path | None = None,
-           part: str = "test") -> dict:
+def report(models: list[Member], meta: dict, out_dir: Path, steps: int, strategy: str, data_dir: Path | None = None,
+           part: str = "test", walk: int = 0) -> dict:
     """RMSE and MAE of the model (several: the mean of their forecasts) and both baselines on every point
-    of the test (or validation) part; a PNG of forecast vs actual."""
+    of the test (or validation) part; a PNG of forecast vs actual. ``walk`` > 0: walk-forward updating,
+    results under a key (and a PNG) of their own."""
     series, split, _ = load_data(meta, data_dir)
     targets = split.test_targets if part == "test" else split.val_targets
-    forecasts = method_forecasts(models, series.values, targets, series.period, steps, strategy)
+    forecasts = method_forecasts(models, series.values, targets, series.period, steps, strategy, walk=walk)
     table = error_table(series.values[targets], forecasts)
-    print_table(f"{series.name}: {len(targets)} {part} points, {steps}-step-ahead forecasts", table)
-    suffix = "" if part == "test" else f"-{part}"
+    walking = f", walking forward {walk} updates per point" if walk else ""
+    print_table(f"{series.name}: {len(targets)} {part} points, {steps}-step-ahead forecasts{walking}", table)
+    suffix = ("" if part == "test" else f"-{part}") + (f"-walk-forward-{walk}" if walk else "")
     plot_forecast(series.values[:targets[-1] + 1], forecasts, out_dir / f"forecast-{steps}{suffix}.png",
-                  title=f"{series.name}: {steps}-step-ahead {part} forecasts")
+                  title=f"{series.name}: {steps}-step-ahead {part} forecasts{walking}")
     common.write_results(out_dir, f"{series.name}-{steps}-step{suffix}", table)
     return table
 
 
-def method_forecasts(models: list, values: np.ndarray, targets: np.ndarray, period: int, steps: int = 1,
-                     strategy: str = "recursive", labels: list[str] = ()) -> dict[str, np.ndarray]:
-    """The model's forecasts of ``targets`` (several models: the mean of theirs), each model's own under
-    its label (if ``labels``), then both baselines' of the same points."""
-    predictions = [forecast(model, transform, values, targets, look_back, steps, strategy)
-                   for model, transform, look_back in models]
+def method_forecasts(models: list[Member], values: np.ndarray, targets: np.ndarray, period: int, steps: int = 1,
+                     strategy: str = "recursive", labels: list[str] = (), walk: int = 0) -> dict[str, np.ndarray]:
+    """The model's forecasts of ``targets`` (several models: the mean of theirs, each walking forward on its
+    own if ``walk`` > 0), each model's own under its label (if ``labels``), then both baselines' of the same
+    points."""
+    if walk and steps > 1:
+        raise ConfigError(f"--walk-forward updates one-step forecasts only, not {steps}-step ones: "
+                          "use --steps 1 or --walk-forward 0")
+    predictions = [walk_forward(member.model, member.transform, values, targets, member.look_back,
+                                walk_settings(member.meta, walk)) if walk else
+                   forecast(member.model, member.transform, values, targets, member.look_back, steps, strategy)
+                   for member in models]
     forecasts = {model_name(models, steps, strategy): np.mean(predictions, axis=0)}
     forecasts.update(zip(labels, predictions))
     forecasts.update(baseline_forecasts(values, targets, period, steps))
@@ -258,26 +299,36 @@ def print_table(title: str, table: dict) -> None:
         print(f"{name:<24}{errors['rmse']:>12.3f}{errors['mae']:>12.3f}")
 
 
-def model_name(models: list, steps: int, strategy: str) -> str:
+def walk_settings(meta: dict, updates: int) -> WalkForward:
+    """``updates`` per point with the optimizer settings and batch size of the run that ``meta`` describes."""
+    try:
+        return WalkForward(updates, TrainConfig(**meta["train_config"]), int(meta["batch_size"]))
+    except (KeyError, TypeError, ValueError) as error:
+        raise CheckpointError(f"the checkpoint's training settings cannot be walked forward with ({error!r}): "
+                              "it is damaged or was not written by rnnkit forecast") from None
+
+
+def model_name(models: list[Member], steps: int, strategy: str) -> str:
     """The cell ("lstm"), "ensemble" added for several models, the strategy for several steps."""
-    cells = {model.config.cell for model, _, _ in models}
+    cells = {member.model.config.cell for member in models}
     name = cells.pop() if len(cells) == 1 else "rnn"
     name += " ensemble" if len(models) > 1 else ""
     return f"{name} ({strategy})" if steps > 1 else name
 
 
-def load_ensemble(paths: list[Path], which: str) -> tuple[list[tuple], dict]:
-    """(model, transform, look-back) of each run, and the first run's meta; all must forecast the same points."""
+def load_ensemble(paths: list[Path], which: str) -> tuple[list[Member], dict]:
+    """Each run as a Member, and the first run's meta; all must forecast the same points."""
     loaded = common.load_ensemble(paths, which, TASK, build_model, ENSEMBLE_DATA_KEYS, (),
                                   "runs of the same series and --train-fraction")
-    members = [(model, SeriesTransform.from_json(meta["transform"]), meta["look_back"]) for model, meta in loaded]
+    members = [Member(model, SeriesTransform.from_json(meta["transform"]), meta["look_back"], meta)
+               for model, meta in loaded]
     return members, loaded[0][1]
 
 
 def run_eval(args) -> int:
     members, meta = load_ensemble(args.run_dirs, args.which)
     report(members, meta, common.ensemble_report_dir(args.run_dirs, args.out), args.steps, args.strategy, args.data_dir,
-           args.part)
+           args.part, args.walk_forward)
     return 0
 
 
@@ -305,9 +356,11 @@ def run_backtest(args) -> int:
     fold_forecasts = [backtest_fold(meta, values, fold, number, seeds, out, args, series.period)
                       for number, fold in enumerate(splits, start=1)]
     summary = backtest_summary(splits, values, fold_forecasts)
-    summary["setup"] = {"folds": len(splits), "block": args.block, "seeds": seeds, "train_end": split.train_end}
-    print_table(f"{series.name}: backtest, mean over {len(splits)} folds of {args.block} one-step forecasts",
-                summary["mean"])
+    summary["setup"] = {"folds": len(splits), "block": args.block, "seeds": seeds, "train_end": split.train_end,
+                        "walk_forward": args.walk_forward}
+    walking = f", walking forward {args.walk_forward} updates per point" if args.walk_forward else ""
+    print_table(f"{series.name}: backtest, mean over {len(splits)} folds of {args.block} one-step forecasts"
+                f"{walking}", summary["mean"])
     print_table(f"{series.name}: backtest, all {len(splits) * args.block} points together", summary["all"])
     common.write_results(out, f"{series.name}-backtest", summary)
     return 0
@@ -325,18 +378,20 @@ def backtest_dir(args) -> Path:
 def backtest_fold(meta: dict, values: np.ndarray, split: SeriesSplit, number: int, seeds: list[int], out: Path,
                   args, period: int) -> dict[str, np.ndarray]:
     """Fold ``number``: the transform fitted on its own values, one run per seed into OUT/fold-K/seed-S;
-    the forecasts of its block by the model (the seeds' ensemble, and each seed) and by the baselines."""
+    the forecasts of its block by the model (the seeds' ensemble, and each seed; walking forward through the
+    block with --walk-forward) and by the baselines. ``values`` ends where the training part does."""
     transform = SeriesTransform.from_json(meta["transform"]).fit(values[:split.train_end])
     fold = {"fold": number, "origin": split.train_end, "end": split.length}
     fold_meta = dict(meta, transform=transform.to_json(), data=dict(meta["data"], backtest=fold))
     members = []
     for seed in seeds:
         config = replace(common.train_config(args), seed=seed)
-        model, _ = train_fresh(fold_meta, values, split, transform, config, out / f"fold-{number}" / f"seed-{seed}",
-                               args)
-        members.append((model, transform, meta["look_back"]))
+        model, best_meta = train_fresh(fold_meta, values, split, transform, config,
+                                       out / f"fold-{number}" / f"seed-{seed}", args)
+        members.append(Member(model, transform, meta["look_back"], best_meta))
     labels = [f"{args.cell} seed {seed}" for seed in seeds] if len(seeds) > 1 else []
-    forecasts = method_forecasts(members, values, split.test_targets, period, labels=labels)
+    block = values[:split.length]                          # the fold's values and its block: nothing after it
+    forecasts = method_forecasts(members, block, split.test_targets, period, labels=labels, walk=args.walk_forward)
     print_table(f"fold {number}: trained on values 0-{split.train_end - 1}, scored on "
                 f"{split.train_end}-{split.length - 1}", error_table(values[split.test_targets], forecasts))
     return forecasts

@@ -35,6 +35,17 @@ and is a run of its own on the values [0, o_k): transform fitted on them, early 
 on their last ``val_fraction``; its one-step forecasts are scored on [o_k, o_k + b), the
 baselines on the very same points. ``backtest_splits`` gives the folds as ``SeriesSplit``s
 whose "test part" is the block.
+
+Walk-forward updating (``walk_forward``; the rolling refit of forecasting practice) lets
+the model go on learning while it forecasts one step ahead. For the targets t in order:
+
+    x_hat_t = the model's forecast from the values before t      (x_t and later are not read)
+    x_t becomes known: N updates on mini-batches of the windows whose targets are all <= t
+
+with the optimizer settings that trained the model (Adam's moments start afresh at the
+first target, then carry on from point to point) and the transform fitted on the training
+part, never refitted. N = 0 is the frozen model of ``forecast``. An ensemble walks each
+member forward on its own and averages their forecasts.
 """
 
 from __future__ import annotations
@@ -50,7 +61,10 @@ from rnnkit.errors import CheckpointError, ConfigError, DataError
 from rnnkit.losses import mse_loss
 from rnnkit.metrics import mae, rmse
 from rnnkit.models.forecaster import Forecaster
+from rnnkit.optim import Optimizer
 from rnnkit.tasks.epochs import EpochBatches, EpochTask
+from rnnkit.training.config import TrainConfig, make_optimizer
+from rnnkit.training.loop import TrainingDiverged, clip_gradients
 
 SCALERS = {"minmax": MinMaxScaler, "standard": StandardScaler}
 STRATEGIES = ("recursive", "direct")
@@ -169,6 +183,13 @@ def window_targets(z: np.ndarray, targets: np.ndarray, horizon: int, offset: int
     return z[np.asarray(targets)[:, None] - offset + np.arange(horizon)[None, :]]
 
 
+def windows(z: np.ndarray, targets: np.ndarray, look_back: int, offset: int, horizon: int,
+            dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs (L, N, 1) and scaled targets (N, H) of the windows of ``targets``, in the model's dtype."""
+    return (window_inputs(z, targets, look_back, offset).astype(dtype),
+            window_targets(z, targets, horizon, offset).astype(dtype))
+
+
 def trainable_targets(first: int, end: int, look_back: int, offset: int, horizon: int) -> np.ndarray:
     """Targets t in [first, end) whose window starts at or after z's start and whose H targets end before ``end``."""
     return np.arange(max(first, look_back + offset), end - horizon + 1)
@@ -266,6 +287,80 @@ def _predict(model: Forecaster, transform: SeriesTransform, history: np.ndarray,
     return model(z[:, :, None].astype(model.dtype)).astype(np.float64)
 
 
+@dataclass
+class WalkForward:
+    """How a model learns while it forecasts (see the module doc): ``updates`` per known value, with the
+    optimizer, learning rate, clipping, weight decay and seed of ``config`` and batches of ``batch_size``
+    (a learning-rate schedule is not continued: the rate is ``config.lr``)."""
+
+    updates: int
+    config: TrainConfig
+    batch_size: int
+
+
+def walk_forward(model: Forecaster, transform: SeriesTransform, values: np.ndarray, targets: np.ndarray,
+                 look_back: int, walk: WalkForward) -> np.ndarray:
+    """One-step forecasts x_hat_t of ``targets`` (increasing), the model learning each x_t once it is known.
+
+    x_hat_t is computed from ``values[:t]`` alone, then ``walk.updates`` updates on every window whose
+    targets are all <= t. A copy of ``model`` walks; ``model`` itself is left as it is.
+    """
+    targets = np.asarray(targets)
+    if walk.updates == 0:
+        return forecast(model, transform, values, targets, look_back)
+    if np.any(np.diff(targets) <= 0):
+        raise ConfigError("walk-forward forecasts need their targets in increasing order")
+    model, values = copy_model(model), np.asarray(values, dtype=np.float64)
+    optimizer = make_optimizer(walk.config, model)             # fresh Adam moments at the first target
+    forecasts = []
+    for t in targets:
+        forecasts.append(forecast(model, transform, values[:t], np.array([t]), look_back)[0])
+        rng = np.random.default_rng([walk.config.seed, t])       # the batches depend on seed and t only
+        learn(model, optimizer, transform, values[:t + 1], look_back, walk, rng)
+    return np.array(forecasts)
+
+
+def copy_model(model: Forecaster) -> Forecaster:
+    """A new Forecaster with the same config, dtype and parameter values."""
+    copy = Forecaster(model.config, model.dtype)
+    copy.load_state_dict(model.state_dict())
+    return copy
+
+
+def learn(model: Forecaster, optimizer: Optimizer, transform: SeriesTransform, known: np.ndarray, look_back: int,
+          walk: WalkForward, rng: np.random.Generator) -> None:
+    """``walk.updates`` updates, each on ``walk.batch_size`` windows drawn (without replacement) from all
+    the windows of ``known``."""
+    offset, horizon = transform.offset, model.config.horizon
+    z = transform.transform(known)
+    candidates = trainable_targets(0, len(known), look_back, offset, horizon)
+    model.set_rng(rng)                                        # dropout masks, if any
+    for _ in range(walk.updates):
+        batch = rng.choice(candidates, size=min(walk.batch_size, len(candidates)), replace=False)
+        update(model, optimizer, *windows(z, batch, look_back, offset, horizon, model.dtype), walk.config)
+
+
+def update(model: Forecaster, optimizer: Optimizer, inputs: np.ndarray, expected: np.ndarray,
+           config: TrainConfig) -> float:
+    """One update as the training loop makes it (``rnnkit.training.loop``): loss, backward, clip, step."""
+    model.zero_grad()
+    loss = mse_step(model, inputs, expected)
+    norm = clip_gradients(model.grads, config)
+    if not (math.isfinite(loss) and math.isfinite(norm)):
+        raise TrainingDiverged(f"walk-forward updating diverged: loss {loss}, gradient norm {norm}; "
+                               "walk forward with fewer updates, or train with a lower --lr")
+    optimizer.step()
+    return loss
+
+
+def mse_step(model: Forecaster, inputs: np.ndarray, expected: np.ndarray) -> float:
+    """Forward and backward of the mean squared error of a batch of windows (gradients added to ``model``)."""
+    model.train()
+    loss, dprediction = mse_loss(model(inputs), expected)
+    model.backward(dprediction)
+    return float(loss)
+
+
 def baseline_forecasts(values: np.ndarray, targets: np.ndarray, period: int, steps: int = 1) -> dict[str, np.ndarray]:
     """Persistence x_{t-h} and seasonal naive x_{t-ks} (ks the first multiple of the period >= h)."""
     return {"persistence": seasonal_naive_forecast(values, targets, lag=steps),
@@ -298,20 +393,15 @@ class ForecastingTask(EpochTask):
         self.batch_order = EpochBatches(self.epoch_batches)
 
     def _windows(self, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        offset = self.transform.offset
-        inputs = window_inputs(self.z, targets, self.look_back, offset).astype(self.model.dtype)
-        return inputs, window_targets(self.z, targets, self.model.config.horizon, offset).astype(self.model.dtype)
+        return windows(self.z, targets, self.look_back, self.transform.offset, self.model.config.horizon,
+                       self.model.dtype)
 
     def epoch_batches(self, epoch: int) -> list[np.ndarray]:
         order = np.random.default_rng([self.seed, epoch]).permutation(self.train_targets)
         return [order[k:k + self.batch_size] for k in range(0, len(order), self.batch_size)]
 
     def train_step(self, targets: np.ndarray) -> tuple[float, int]:
-        inputs, expected = self._windows(targets)
-        self.model.train()
-        loss, dprediction = mse_loss(self.model(inputs), expected)
-        self.model.backward(dprediction)
-        return float(loss), len(targets)
+        return mse_step(self.model, *self._windows(targets)), len(targets)
 
     def evaluate(self) -> dict[str, float]:
         """Mean squared error of the scaled validation windows."""

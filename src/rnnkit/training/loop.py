@@ -45,6 +45,13 @@ from rnnkit.training.metrics_log import MetricsLog
 MAX_LR_REDUCTIONS = 5
 
 
+def clip_gradients(grads: dict[str, np.ndarray], config: TrainConfig) -> float:
+    """Clip in place as ``config`` says (by value, then by global norm); the norm before clipping."""
+    if config.clip_value:
+        clip_grad_value(grads, config.clip_value)
+    return clip_grad_norm(grads, config.clip_norm or math.inf)
+
+
 class TrainingDiverged(RnnkitError):
     """The loss or the gradient became NaN or infinite."""
 
@@ -177,10 +184,7 @@ class Trainer:
     def _update(self, batch) -> tuple[float, int]:
         self.model.zero_grad()
         loss, count = self.task.train_step(batch)
-        grads = self.model.grads
-        if self.config.clip_value:
-            clip_grad_value(grads, self.config.clip_value)
-        norm = clip_grad_norm(grads, self.config.clip_norm or math.inf)
+        norm = clip_gradients(self.model.grads, self.config)
         if not (math.isfinite(loss) and math.isfinite(norm)):
             where = self.run_dir / "checkpoints" / self.last_checkpoint if self.last_checkpoint else None
             raise TrainingDiverged(
