@@ -106,17 +106,18 @@ def peak_memory_mb(framework: str, steps: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="3 timed steps instead of 7")
+    parser.add_argument("--quick", action="store_true",
+                        help="2 rounds instead of 7, and peak memory over 2 steps instead of 3")
     parser.add_argument("--measure-peak", choices=("rnnkit", "torch"), help=argparse.SUPPRESS)
     parser.add_argument("--steps", type=int, default=3, help=argparse.SUPPRESS)
     add_summary_argument(parser)
     args = parser.parse_args()
     if args.measure_peak:
         return measure_peak(args.measure_peak, args.steps)
-    repeats = 3 if args.quick else 7
-    ours, theirs, ratio = compare(rnnkit_step(), torch_step(), repeats)
+    rounds, memory_steps = (2, 2) if args.quick else (7, 3)
+    ours, theirs, ratio = compare(rnnkit_step(), torch_step(), rounds)
     characters = BATCH * STEPS
-    memory = {name: peak_memory_mb(name, 3) for name in ("rnnkit", "torch")}
+    memory = {name: peak_memory_mb(name, memory_steps) for name in ("rnnkit", "torch")}
     print_table(["framework", "s/step", "chars/s", "peak MB"],
                 [["rnnkit", ours, characters / ours, memory["rnnkit"]],
                  ["torch", theirs, characters / theirs, memory["torch"]]],
