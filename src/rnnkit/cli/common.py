@@ -105,6 +105,13 @@ def resumed_run(run_dir: Path, task: str, build) -> tuple[dict, object]:
     return meta, checked_model(tensors, meta, task, build, run_dir)
 
 
+def stop_summary(result: dict, unit: str = "") -> str:
+    """Why and when training stopped, and the best validation score (if a validation ran)."""
+    best = result["best_score"]
+    scored = "no validation ran" if best is None else f"best {result['monitor']} {best:.4f}{unit}"
+    return f"stopped ({result['stop_reason']}) at step {result['step']}; {scored}"
+
+
 def train(task, config: TrainConfig, run_dir: Path, meta: dict, args, resume: bool) -> dict:
     """Fit ``task`` (from the last checkpoint when resuming); draw the loss curves into RUN_DIR/curves.png."""
     trainer = Trainer(task, config, run_dir, meta, progress=not args.no_progress)
@@ -113,8 +120,7 @@ def train(task, config: TrainConfig, run_dir: Path, meta: dict, args, resume: bo
         print(f"resuming at step {trainer.step}", file=sys.stderr)
     print(f"run directory: {run_dir}", file=sys.stderr)
     result = trainer.fit()
-    print(f"stopped ({result['stop_reason']}) at step {result['step']}; "
-          f"best {result['monitor']} {result['best_score'] or float('nan'):.4f}", file=sys.stderr)
+    print(stop_summary(result), file=sys.stderr)
     records = read_metrics(run_dir)
     if any("val_loss" in record for record in records):
         plot_curves(records, run_dir / "curves.png", title=f"Loss of {run_dir.name}")

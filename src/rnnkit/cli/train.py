@@ -13,6 +13,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from rnnkit.cli.common import stop_summary
 from rnnkit.cli.options import fraction, non_negative, positive
 from rnnkit.data.batches import split_train_val
 from rnnkit.data.columns import read_column
@@ -107,8 +108,7 @@ def run_train(args: argparse.Namespace) -> int:
         trainer, vocab = new_trainer(args)
     print(f"run directory: {trainer.run_dir}", file=sys.stderr)
     result = trainer.fit()
-    print(f"stopped ({result['stop_reason']}) at step {result['step']}; "
-          f"best validation loss {result['best_score'] or float('nan'):.4f} nats/char", file=sys.stderr)
+    print(stop_summary(result, " nats/char"), file=sys.stderr)
     if args.sample_length:
         print_sample(trainer.model, vocab, args.sample_length, trainer.config.seed)
     return 0
