@@ -11,6 +11,13 @@ stay NumPy's. ``tests/test_kernels.py`` checks that both paths agree.
 Kernels run for float32 layers when numba is installed; float64 (the gradient
 checks) always runs the reference. ``RNNKIT_KERNELS=numpy`` in the environment, or
 ``rnnkit.kernels.use("numpy")``, turns them off.
+
+numba compiles a kernel on its first call (seconds) and caches it on disk, in
+``__pycache__`` beside this package or numba's user cache. A cached kernel is
+recompiled when its own file changes, not when a file it calls into does: after
+editing ``fastmath.py`` or ``products.py``, delete that ``__pycache__``. Kernels are
+not ``parallel=True``: numba's cached parallel code crashed here when loaded under
+another ``NUMBA_NUM_THREADS``.
 """
 
 from __future__ import annotations
