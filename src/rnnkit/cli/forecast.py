@@ -59,6 +59,7 @@ class Member(NamedTuple):
     look_back: int
     meta: dict
 
+
 BACKTEST_DOC = """Rolling-origin evaluation ("backtesting", time-series cross-validation) inside the
 training part, to compare settings on more than one block; the test part is never read.
 

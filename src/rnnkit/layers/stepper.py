@@ -98,8 +98,7 @@ class Stepper:
             if k == 0 and first_projection is not None:
                 xw[...] = first_projection                  # the step overwrites its xw
             else:
-                np.dot(layer_input, params["weight_ih"].T, out=xw)
-                xw += cell.input_bias(params)
+                self._project(params, layer_input, xw)
             self._step_forward(params, xw, cache, 0)
             for buffer in cell.states(cache):
                 buffer[0] = buffer[1]                       # the next state becomes the state
@@ -109,11 +108,15 @@ class Stepper:
     def _stack_step(self, x_t, first_projection) -> np.ndarray:
         """``_layers`` for an LSTM stack, in one call of the compiled kernel."""
         if first_projection is None:
-            params = self.layer._cell_params[0][0]
-            first_projection = np.dot(x_t, params["weight_ih"].T, out=self._projections[0])
-            first_projection += self.cell.input_bias(params)
+            first_projection = self._project(self.layer._cell_params[0][0], x_t, self._projections[0])
         kernels.load("lstm").stack_step(first_projection, *self._kernel_arguments)
         return self._caches[-1].h[0].copy()
+
+    def _project(self, params, layer_input, xw) -> np.ndarray:
+        """xw = layer_input W_ih^T + b_ih + b_hh, into ``xw``."""
+        np.dot(layer_input, params["weight_ih"].T, out=xw)
+        xw += self.cell.input_bias(params)
+        return xw
 
     @property
     def state(self):
