@@ -50,10 +50,10 @@ def test_char_lm_parameter_names_compose():
 
 
 @pytest.mark.parametrize("field, value, message", [
-    ("cell", "transformer", "unknown cell"),
-    ("hidden_size", 0, "hidden_size"),
-    ("embedding_dim", -1, "embedding_dim"),
-    ("dropout", 1.5, "dropout"),
+    ("cell", "transformer", "unknown `cell`"),
+    ("hidden_size", 0, "`hidden_size` must be a positive integer"),
+    ("embedding_dim", -1, "`embedding_dim` must be 0"),
+    ("dropout", 1.5, r"`dropout` must be in \[0, 1\)"),
 ])
 def test_char_lm_config_rejects_bad_values(field, value, message):
     with pytest.raises(ConfigError, match=message):
@@ -111,3 +111,12 @@ def test_char_stepper_rejects_ids_outside_the_vocabulary():
     stepper = CharLM(CharLMConfig(vocab_size=5, hidden_size=3, num_layers=1), rng=0).stepper()
     with pytest.raises(ValueError, match=r"ids: expected integers in \[0, 5\)"):
         stepper(np.array([5]))
+
+
+def test_a_config_without_its_vocabulary_size_builds_no_model():
+    config = CharLMConfig(hidden_size=8)               # vocab_size 0: the corpus has not been read yet
+    assert config.vocab_size == 0
+    with pytest.raises(ConfigError, match="`vocab_size` is 0: it comes from the data"):
+        CharLM(config)
+    with pytest.raises(ConfigError, match="`vocab_size` must be a positive integer"):
+        CharLMConfig(vocab_size=-3)

@@ -57,11 +57,11 @@ def test_config_round_trips_through_json():
 
 
 @pytest.mark.parametrize("options,message", [
-    (dict(cell="tcn"), "unknown cell 'tcn'"),
-    (dict(pooling="sum"), "unknown pooling 'sum'"),
-    (dict(num_classes=1), "num_classes must be at least 2"),
-    (dict(dropout=1.0), "dropout must be in"),
-    (dict(hidden_size=0), "hidden_size must be a positive integer"),
+    (dict(cell="tcn"), "unknown `cell` 'tcn'"),
+    (dict(pooling="sum"), "unknown `pooling` 'sum'"),
+    (dict(num_classes=1), "`num_classes` must be at least 2"),
+    (dict(dropout=1.0), "`dropout` must be in"),
+    (dict(hidden_size=0), "`hidden_size` must be a positive integer"),
 ])
 def test_bad_config_is_a_config_error(options, message):
     with pytest.raises(ConfigError, match=message):
@@ -71,3 +71,9 @@ def test_bad_config_is_a_config_error(options, message):
 def test_config_with_unknown_field_is_a_config_error():
     with pytest.raises(ConfigError, match="unknown fields \\['colour'\\]"):
         ClassifierConfig.from_json({"vocab_size": 5, "colour": "red"})
+
+
+def test_a_config_without_its_vocabulary_size_builds_no_model():
+    config = ClassifierConfig(hidden_size=8)           # vocab_size 0: the training texts have not been read
+    with pytest.raises(ConfigError, match="`vocab_size` is 0: it comes from the data"):
+        SequenceClassifier(config)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from rnnkit.gradcheck import gradcheck
-from rnnkit.layers.dropout import Dropout
+from rnnkit.layers.dropout import Dropout, dropout_mask
 
 
 def test_dropout_zeroes_about_p_of_the_units_and_scales_the_rest():
@@ -57,3 +57,12 @@ def test_dropout_with_the_same_seed_draws_the_same_mask():
 def test_dropout_rejects_probabilities_outside_zero_to_one(p):
     with pytest.raises(ValueError, match=r"p: dropout probability must lie in \[0, 1\)"):
         Dropout(p)
+
+
+@pytest.mark.parametrize("uniform_dtype", [np.float32, np.float64])
+def test_dropout_mask_is_what_the_layer_applies_for_the_same_draws(uniform_dtype):
+    x = np.random.default_rng(8).standard_normal((5, 6)).astype(np.float32) + 3.0
+    mask = dropout_mask(np.random.default_rng(9), x.shape, 0.3, np.float32, uniform_dtype)
+    assert mask.dtype == np.float32 and set(np.unique(mask)) <= {0.0, np.float32(1.0) / np.float32(0.7)}
+    if uniform_dtype == np.float32:                      # the Dropout layer draws float32 uniforms
+        np.testing.assert_array_equal(Dropout(0.3, rng=9)(x), x * mask)

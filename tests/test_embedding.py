@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from rnnkit.gradcheck import gradcheck
-from rnnkit.layers.embedding import Embedding, add_rows, one_hot
+from rnnkit.layers.embedding import Embedding, OneHot, add_rows, one_hot
 
 VOCAB, DIM = 7, 4
 INDICES = np.array([[1, 3, 3], [0, 6, 1]])  # (T, B) with repeated ids
@@ -127,3 +127,18 @@ def test_embedding_rejects_bad_padding_idx_and_gradient_shape():
     embedding(INDICES)
     with pytest.raises(ValueError, match=r"dy: expected shape \(2, 3, 4\)"):
         embedding.backward(np.zeros((2, 3, DIM + 1)))
+
+
+def test_one_hot_layer_has_the_embedding_interface_with_the_identity_as_table():
+    layer = OneHot(VOCAB, dtype=np.float64)
+    np.testing.assert_array_equal(layer(INDICES), one_hot(INDICES, VOCAB, np.float64))
+    np.testing.assert_array_equal(layer.lookup(INDICES), layer(INDICES))
+    assert layer.parameters() == {} and layer.backward(np.ones(INDICES.shape + (VOCAB,))) is None
+    weight = np.random.default_rng(0).standard_normal((5, VOCAB))
+    np.testing.assert_array_equal(layer.project(weight), np.eye(VOCAB) @ weight.T)
+
+
+def test_embedding_project_is_every_rows_product():
+    embedding = Embedding(VOCAB, DIM, dtype=np.float64, rng=0)
+    weight = np.random.default_rng(1).standard_normal((5, DIM))
+    np.testing.assert_allclose(embedding.project(weight)[INDICES], embedding(INDICES) @ weight.T, atol=1e-12)

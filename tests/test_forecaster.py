@@ -52,5 +52,5 @@ def test_forecaster_rejects_a_flat_input():
 
 
 def test_bad_horizon_is_a_config_error():
-    with pytest.raises(ConfigError, match="horizon must be a positive integer"):
+    with pytest.raises(ConfigError, match="`horizon` must be a positive integer"):
         ForecasterConfig(horizon=0)

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from rnnkit import GRU, LSTM, RNN, kernels
-from rnnkit.layers.time_loop import step_functions
 from rnnkit.tasks.sampling import next_id
 
 numba = pytest.importorskip("numba", reason="the compiled kernels need numba (pip install numba)")
@@ -79,10 +78,9 @@ STRUCTURES = {
 @pytest.mark.parametrize("kind", sorted(LAYERS))
 def test_fused_layer_matches_numpy_reference_forward_and_backward(backend, kind, structure, with_lengths):
     layer = LAYERS[kind](rng=0, **STRUCTURES[structure])
-    for params, _ in layer._cell_params:        # peepholes start at zero: give them values
-        for name in ("weight_ci", "weight_cf", "weight_co"):
-            if name in params:
-                params[name][...] = np.random.default_rng(1).uniform(-0.5, 0.5, params[name].shape)
+    for name, parameter in layer.parameters().items():     # peepholes start at zero: give them values
+        if name.startswith(("weight_ci", "weight_cf", "weight_co")):
+            parameter[...] = np.random.default_rng(1).uniform(-0.5, 0.5, parameter.shape)
     rng = np.random.default_rng(2)
     x, dy, hx, dhx = random_problem(layer, rng, with_state=True)
     lengths = LENGTHS if with_lengths else None
@@ -163,17 +161,19 @@ def test_float64_and_cells_without_kernels_run_the_reference(backend):
     backend("numba")
     lstm64 = LSTM(3, 4, dtype=np.float64)
     assert not kernels.enabled(lstm64.cell, np.float64)
-    assert step_functions(lstm64.cell, np.float64) == (lstm64.cell.step_forward, lstm64.cell.step_backward)
+    assert isinstance(kernels.step_strategy(lstm64.cell, np.float64), kernels.ReferenceSteps)
+    assert kernels.step_strategy(LSTM(3, 4).cell, np.float32).compiled
     rnn = RNN(3, 4)
     assert not kernels.enabled(rnn.cell, np.float32)
     assert not kernels.enabled(GRU(3, 4, reset_after=False).cell, np.float32)
+    assert not kernels.step_strategy(GRU(3, 4, reset_after=False).cell, np.float32).compiled
 
 
 def test_numpy_backend_turns_the_kernels_off(backend):
     cell = LSTM(3, 4).cell
     backend("numpy")
     assert not kernels.enabled(cell, np.float32)
-    assert step_functions(cell, np.float32) == (cell.step_forward, cell.step_backward)
+    assert isinstance(kernels.step_strategy(cell, np.float32), kernels.ReferenceSteps)
 
 
 def test_unknown_backend_is_refused():
@@ -187,3 +187,14 @@ def test_without_numba_the_reference_runs(monkeypatch):
     assert not kernels.enabled(layer.cell, np.float32)
     y, _ = layer(np.ones((2, 1, 3), np.float32))
     assert y.shape == (2, 1, 4)
+
+
+def test_a_sequence_gives_the_compiled_steps_a_contiguous_w_hh_transposed_and_the_reference_a_view(backend):
+    backend("numba")
+    layer = GRU(3, 4)
+    params = layer.cell_parameters(0)
+    compiled = kernels.step_strategy(layer.cell, np.float32).weight_hh_T(params)
+    reference = kernels.ReferenceSteps(layer.cell).weight_hh_T(params)
+    assert compiled.flags.c_contiguous and not np.shares_memory(compiled, params["weight_hh"])
+    assert reference.base is params["weight_hh"]
+    np.testing.assert_array_equal(compiled, reference)

@@ -203,3 +203,46 @@ def test_repeated_calls_give_the_same_gradients_as_the_first(kind):
     for later in grads[1:]:
         for name in grads[0]:
             np.testing.assert_array_equal(later[name], grads[0][name])
+
+
+@pytest.mark.parametrize("kind", LAYERS)
+def test_stepping_between_an_unbatched_forward_and_its_backward_changes_nothing(kind):
+    """A call's layout (unbatched, batch_first) lives in its forward cache, not on the layer."""
+    layer = LAYERS[kind](3, 4, num_layers=2, dtype=np.float64, rng=0)
+    rng = np.random.default_rng(0)
+    x, dy = rng.standard_normal((5, 3)), rng.standard_normal((5, 4))
+
+    def forward_and_backward(between):
+        layer.zero_grad()
+        layer(x)
+        between()
+        dx, dstate = layer.backward(dy)
+        return [dx, *(dstate if isinstance(dstate, tuple) else (dstate,)), *(g.copy() for g in layer.grads.values())]
+
+    alone = forward_and_backward(lambda: None)
+    with_stepper = forward_and_backward(lambda: layer.stepper()(np.ones((1, 3))))
+    with_batched_step = forward_and_backward(lambda: layer.step(np.ones((2, 3))))
+    assert alone[0].shape == (5, 3)
+    for a, b, c in zip(alone, with_stepper, with_batched_step):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+
+
+def test_a_batched_call_between_forward_and_backward_does_not_change_the_first_calls_layout():
+    layer = GRU(3, 4, batch_first=True, dtype=np.float64, rng=0)
+    x = np.random.default_rng(0).standard_normal((2, 5, 3))        # (B, T, I)
+    y, _ = layer(x)
+    layer.batch_first = False                                     # the layout of the call is kept
+    dx, _ = layer.backward(np.ones_like(y))
+    assert dx.shape == (2, 5, 3)
+
+
+def test_cell_parameters_are_the_layers_own_arrays_read_only():
+    layer = LSTM(3, 4, num_layers=2, bidirectional=True, peephole=True, rng=0)
+    params = layer.cell_parameters(1, direction=1)
+    assert params["weight_ih"] is layer.parameters()["weight_ih_l1_reverse"]
+    assert params["weight_ci"] is layer.parameters()["weight_ci_l1_reverse"]
+    with pytest.raises(TypeError):
+        params["weight_ih"] = np.zeros((16, 8), np.float32)
+    with pytest.raises(IndexError, match="no layer 2"):
+        layer.cell_parameters(2)

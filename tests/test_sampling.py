@@ -52,8 +52,8 @@ def test_generate_streams_the_requested_length_reproducibly():
 
 @pytest.mark.parametrize("options, message", [
     (dict(temperature=0.0), "temperature"),
-    (dict(top_k=-1), "top-k"),
-    (dict(top_k=99), "top-k"),
+    (dict(top_k=-1), "`top_k`"),
+    (dict(top_k=99), "`top_k`"),
 ])
 def test_generate_rejects_bad_options(options, message):
     model, vocab = tiny_model()

@@ -42,7 +42,7 @@ def test_stepper_over_a_sequence_equals_forward_from_the_same_state(kind, dtype)
 def test_from_projection_equals_calling_with_the_input():
     layer = LSTM(3, 4, num_layers=2, dtype=np.float64, rng=0)
     x_t = np.random.default_rng(2).standard_normal((1, 3))
-    params = layer._cell_params[0][0]
+    params = layer.cell_parameters(0)
     projection = x_t @ params["weight_ih"].T + params["bias_ih"] + params["bias_hh"]
     a, b = layer.stepper(), layer.stepper()
     for _ in range(3):
@@ -71,3 +71,16 @@ def test_blas_threads_limits_inside_and_restores_after():
     with BlasThreads(1):
         assert blas_threads() == 1
     assert blas_threads() == before
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_stepper_follows_weights_updated_in_place(kind):
+    """The stepper reads the layer's own arrays: training between its steps is seen at the next one."""
+    layer = LAYERS[kind](num_layers=2, rng=0)
+    layer.eval()
+    x = np.random.default_rng(3).standard_normal((1, 1, 3)).astype(np.float32)
+    stepper = layer.stepper()
+    for parameter in layer.parameters().values():
+        parameter *= 1.5                                      # an optimizer's step, in place
+    y, _ = layer(x)
+    np.testing.assert_allclose(stepper(x[0]), y[0], rtol=1e-5, atol=1e-6)

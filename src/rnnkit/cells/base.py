@@ -1,27 +1,32 @@
 """What every recurrent cell shares: its parameter shapes, its buffers, its hidden-weight gradient.
 
-A cell is the math of *one time step*. The time loop (``rnnkit.layers.time_loop``)
-calls it, for one layer and one direction, as
+A cell is the math of *one time step*. Rows are the batch, as in the code: x_t is
+(B, I), h_t (B, H_out), so a product reads ``x_t W_ih^T``. The time loop
+(``rnnkit.layers.time_loop``) calls a cell, for one layer and one direction, as
 
-    xw[t]  = W_ih x_t + b_ih (+ b_hh)        (all t at once, before the loop)
-    state  = cell.step_forward(p, xw[t], cache, t)
+    xw[t]  = x_t W_ih^T + b_ih + b_hh         (all t at once, before the loop; ``input_bias``)
+    cell.step_forward(p, weight_hh_T, xw[t], cache, t)
     ...
     dstate = cell.step_backward(p, dstate, cache, t, dxw, dhw)
 
-``cache`` holds every buffer of the sequence, preallocated once: the states
-(``cache.h[t]`` is the hidden state *before* step t, so ``cache.h[0] = h0`` and
-``cache.h[T]`` the final one) and whatever the backward pass needs. The backward
-step writes the gradient of the pre-activations into ``dxw[t]`` (w.r.t. the input
-projection ``W_ih x_t + b_ih``) and ``dhw[t]`` (w.r.t. the hidden projection
-``W_hh h_{t-1} + b_hh``); for most cells the two are the same array. The weight
+so ``xw_t`` holds both biases (but for the GRU's b_hn in its reset-after form, see
+``GRUCell.input_bias``), and a step adds only ``h_{t-1} W_hh^T``, with ``weight_hh_T``
+(= W_hh^T) passed by the caller. ``cache`` (a ``CellCache``) holds every buffer of the
+sequence, preallocated once: the states (``cache.h[t]`` is the hidden state *before*
+step t, so ``cache.h[0] = h0`` and ``cache.h[T]`` the final one) and whatever the
+backward pass needs. The backward step writes the gradient of the pre-activations
+into ``dxw[t]`` (w.r.t. ``xw_t``) and ``dhw[t]`` (w.r.t. the hidden projection
+``h_{t-1} W_hh^T + b_hh``); for most cells the two are the same array. The weight
 gradients are then single matrix products over all time steps, after the loop:
 
     dW_ih = sum_t dxw[t]^T x_t         dW_hh = sum_t dhw[t]^T h_{t-1}
+
+The same steps compiled (float32 LSTM and GRU) are in ``rnnkit.kernels.steps``.
 """
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -57,6 +62,13 @@ class FreshArrays:
 def flat(a: np.ndarray) -> np.ndarray:
     """(T, B, N) -> (T*B, N), so that a sum over time and batch is one matrix product."""
     return a.reshape(-1, a.shape[-1])
+
+
+@dataclass
+class CellCache:
+    """The buffers of one sequence, for one layer and direction: the RNN cell's, and the base of the others'."""
+
+    h: np.ndarray    # (T+1, B, H_out): h[t] the hidden state before step t; the layer's output, always a new array
 
 
 class Cell:
@@ -96,18 +108,18 @@ class Cell:
         """
         return p["bias_ih"] + p["bias_hh"]
 
-    def allocate(self, steps: int, batch: int, dtype, space=FreshArrays) -> SimpleNamespace:
+    def allocate(self, steps: int, batch: int, dtype, space=FreshArrays) -> CellCache:
         """Buffers for one sequence: the states (steps + 1 entries) and what backward needs.
 
         ``h`` is the layer's output and always a new array; the rest come from ``space``.
         """
-        cache = SimpleNamespace()
-        for name, size in zip(self.state_names, self.state_sizes):
-            shape = (steps + 1, batch, size)
-            setattr(cache, name, np.empty(shape, dtype) if name == "h" else space.empty(name, shape, dtype))
-        return cache
+        return CellCache(h=self.new_outputs(steps, batch, dtype))
 
-    def states(self, cache: SimpleNamespace) -> tuple[np.ndarray, ...]:
+    def new_outputs(self, steps: int, batch: int, dtype) -> np.ndarray:
+        """The buffer of h: (steps + 1, B, H_out), index t the state before step t."""
+        return np.empty((steps + 1, batch, self.output_size), dtype)
+
+    def states(self, cache: CellCache) -> tuple[np.ndarray, ...]:
         """The state buffers, in ``state_names`` order; index t is the state before step t."""
         return tuple(getattr(cache, name) for name in self.state_names)
 
@@ -116,7 +128,7 @@ class Cell:
         dpre = space.empty("dxw", (steps, batch, self.num_gates * self.hidden_size), dtype)
         return dpre, dpre
 
-    def accumulate_hidden_grads(self, p, grads, cache, dhw) -> None:
+    def accumulate_hidden_grads(self, p, grads, cache: CellCache, dhw) -> None:
         """dW_hh += sum_t dhw[t]^T h_{t-1};  db_hh += sum_t dhw[t] (one product over all t)."""
         grads["weight_hh"] += flat(dhw).T @ flat(cache.h[:-1])
         grads["bias_hh"] += dhw.sum(axis=(0, 1))

@@ -1,47 +1,62 @@
 """The LSTM cell, with optional peephole connections and output projection.
 
-Gates in PyTorch's order i, f, g, o (rows of W_ih, W_hh, b_ih, b_hh). For one step,
-with ``xw_t = W_ih x_t + b_ih``:
+Gates in PyTorch's order i, f, g, o (columns of z; rows of W_ih, W_hh, b_ih, b_hh).
+For one step, with ``xw_t = x_t W_ih^T + b_ih + b_hh``:
 
-    z_t = xw_t + W_hh h_{t-1} + b_hh                 pre-activations, (B, 4H)
+    z_t = xw_t + h_{t-1} W_hh^T                      pre-activations, (B, 4H)
     i   = sigmoid(z_i + w_ci * c_{t-1})              input gate
     f   = sigmoid(z_f + w_cf * c_{t-1})              forget gate
     g   = tanh(z_g)                                  candidate cell
     c_t = f * c_{t-1} + i * g
     o   = sigmoid(z_o + w_co * c_t)                  output gate
     m_t = o * tanh(c_t)
-    h_t = m_t                   (or W_hr m_t with a projection, proj_size > 0)
+    h_t = m_t                   (or m_t W_hr^T with a projection, proj_size > 0)
 
 Peepholes (Gers & Schmidhuber 2002) are the diagonal weights w_ci, w_cf, w_co:
 i and f see the previous cell state, o sees the new one. All zero, the cell is
 exactly PyTorch's ``nn.LSTM``.
 
-Backward, given dh_t and dc_t (what flows back from step t+1 and the output):
+Backward, given dh and dc_next, the gradients w.r.t. h_t and c_t that flow back
+from the output and from step t+1:
 
-    dm    = dh_t                (or W_hr^T dh_t; dW_hr += dh_t m_t^T)
-    dz_o  = dm * tanh(c_t) * o (1 - o)
-    dc    = dc_t + dm * o * (1 - tanh(c_t)^2) + dz_o * w_co
-    dz_i  = dc * g * i (1 - i)
-    dz_f  = dc * c_{t-1} * f (1 - f)
-    dz_g  = dc * i * (1 - g^2)
-    dc_{t-1} = dc * f + dz_i * w_ci + dz_f * w_cf
-    dh_{t-1} = W_hh^T dz
+    dm      = dh                (or dh W_hr; dW_hr += dh^T m_t)       w.r.t. m_t
+    dz_o    = dm * tanh(c_t) * o (1 - o)
+    dc      = dc_next + dm * o * (1 - tanh(c_t)^2) + dz_o * w_co      all of c_t's gradient
+    dz_i    = dc * g * i (1 - i)
+    dz_f    = dc * c_{t-1} * f (1 - f)
+    dz_g    = dc * i * (1 - g^2)
+    dc_prev = dc * f + dz_i * w_ci + dz_f * w_cf                      w.r.t. c_{t-1}
+    dh_prev = dz W_hh                                                 w.r.t. h_{t-1}
     dw_ci += sum dz_i * c_{t-1},  dw_cf += sum dz_f * c_{t-1},  dw_co += sum dz_o * c_t
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from rnnkit.cells.activations import sigmoid, sigmoid_grad, tanh_grad
-from rnnkit import kernels
-from rnnkit.cells.base import Cell, FreshArrays, flat
+from rnnkit.cells.base import Cell, CellCache, FreshArrays, flat
+
+
+@dataclass
+class LSTMCache(CellCache):
+    """The LSTM's buffers of one sequence; ``h`` (T+1, B, H_out) as every cell's."""
+
+    c: np.ndarray                          # (T+1, B, H): c[t] the cell state before step t
+    gates: np.ndarray                      # (T, B, 4H): i, f, g, o after their activations
+    tanh_c: np.ndarray                     # (T, B, H): tanh(c_t)
+    m: np.ndarray | None                   # (T, B, H): m_t = o * tanh(c_t), before W_hr; None without projection
+    dh: np.ndarray | None                  # (T, B, P): dh at step t, kept for dW_hr; None without projection
+    hidden_product: np.ndarray             # (B, 4H): h_{t-1} W_hh^T of the step running (compiled steps)
+    dc_buffers: tuple[np.ndarray, np.ndarray]   # (B, H) each: dc_next and dc_prev of compiled backward steps
+    dh_prev: np.ndarray                    # (B, H_out): dh_prev of compiled backward steps
 
 
 class LSTMCell(Cell):
     num_gates = 4
     state_names = ("h", "c")
-    has_fused_step = True          # fused_step_forward/backward: rnnkit.kernels.lstm
 
     def __init__(self, hidden_size: int, proj_size: int = 0, peephole: bool = False):
         super().__init__(hidden_size)
@@ -49,7 +64,6 @@ class LSTMCell(Cell):
             raise ValueError(f"proj_size must be 0 or in [1, hidden_size), got {proj_size}")
         self.proj_size = proj_size
         self.peephole = peephole
-        self._zeros: dict = {}      # dtype -> zeros (H,): the peepholes of a cell without them
 
     @property
     def output_size(self) -> int:
@@ -68,22 +82,25 @@ class LSTMCell(Cell):
             shapes["weight_hr"] = (self.proj_size, self.hidden_size)
         return shapes
 
-    def allocate(self, steps, batch, dtype, space=FreshArrays):
-        cache = super().allocate(steps, batch, dtype, space)
+    def allocate(self, steps, batch, dtype, space=FreshArrays) -> LSTMCache:
         H = self.hidden_size
-        cache.gates = space.empty("gates", (steps, batch, 4 * H), dtype)   # i, f, g, o after activation
-        cache.tanh_c = space.empty("tanh_c", (steps, batch, H), dtype)
-        cache.hidden_product = space.empty("hidden_product", (batch, 4 * H), dtype)  # W_hh h_{t-1}, one step
-        if self.proj_size:
-            cache.m = space.empty("m", (steps, batch, H), dtype)               # o * tanh(c), before W_hr
-            cache.dh = space.empty("dh", (steps, batch, self.proj_size), dtype)
-        return cache
+        return LSTMCache(
+            h=self.new_outputs(steps, batch, dtype),
+            c=space.empty("c", (steps + 1, batch, H), dtype),
+            gates=space.empty("gates", (steps, batch, 4 * H), dtype),
+            tanh_c=space.empty("tanh_c", (steps, batch, H), dtype),
+            m=space.empty("m", (steps, batch, H), dtype) if self.proj_size else None,
+            dh=space.empty("dh", (steps, batch, self.proj_size), dtype) if self.proj_size else None,
+            hidden_product=space.empty("hidden_product", (batch, 4 * H), dtype),
+            dc_buffers=(np.empty((batch, H), dtype), np.empty((batch, H), dtype)),
+            dh_prev=np.empty((batch, self.output_size), dtype),
+        )
 
-    def step_forward(self, p, xw_t, cache, t):
+    def step_forward(self, p, weight_hh_T, xw_t, cache: LSTMCache, t):
         H = self.hidden_size
         h_prev, c_prev, c = cache.h[t], cache.c[t], cache.c[t + 1]
-        z = xw_t                              # xw_t = W_ih x_t + b_ih + b_hh, ours to overwrite
-        z += h_prev @ p["weight_hh"].T
+        z = xw_t                              # xw_t = x_t W_ih^T + b_ih + b_hh, ours to overwrite
+        z += h_prev @ weight_hh_T
         if self.peephole:
             z[:, :H] += p["weight_ci"] * c_prev
             z[:, H:2 * H] += p["weight_cf"] * c_prev
@@ -104,33 +121,34 @@ class LSTMCell(Cell):
         else:
             np.multiply(output_gate, tanh_c, out=cache.h[t + 1])
 
-    def step_backward(self, p, dstate, cache, t, dxw, dhw):
+    def step_backward(self, p, dstate, cache: LSTMCache, t, dxw, dhw):
         H = self.hidden_size
         dh, dc_next = dstate
         gates = cache.gates[t]
         input_gate, forget_gate = gates[:, :H], gates[:, H:2 * H]
         candidate, output_gate = gates[:, 2 * H:3 * H], gates[:, 3 * H:]
         c_prev, tanh_c = cache.c[t], cache.tanh_c[t]
+        dm = dh
         if self.proj_size:
             cache.dh[t] = dh
-            dh = dh @ p["weight_hr"]          # gradient w.r.t. m_t = o * tanh(c_t)
+            dm = dh @ p["weight_hr"]
 
         dz = dxw[t]                           # (B, 4H), filled gate by gate
         dz_i, dz_f, dz_g, dz_o = dz[:, :H], dz[:, H:2 * H], dz[:, 2 * H:3 * H], dz[:, 3 * H:]
-        np.multiply(dh * tanh_c, sigmoid_grad(output_gate), out=dz_o)
-        dcell = dc_next + dh * output_gate * tanh_grad(tanh_c)
+        np.multiply(dm * tanh_c, sigmoid_grad(output_gate), out=dz_o)
+        dc = dc_next + dm * output_gate * tanh_grad(tanh_c)
         if self.peephole:
-            dcell += dz_o * p["weight_co"]
-        np.multiply(dcell * candidate, sigmoid_grad(input_gate), out=dz_i)
-        np.multiply(dcell * c_prev, sigmoid_grad(forget_gate), out=dz_f)
-        np.multiply(dcell * input_gate, tanh_grad(candidate), out=dz_g)
+            dc += dz_o * p["weight_co"]
+        np.multiply(dc * candidate, sigmoid_grad(input_gate), out=dz_i)
+        np.multiply(dc * c_prev, sigmoid_grad(forget_gate), out=dz_f)
+        np.multiply(dc * input_gate, tanh_grad(candidate), out=dz_g)
 
-        dc_prev = dcell * forget_gate
+        dc_prev = dc * forget_gate
         if self.peephole:
             dc_prev += dz_i * p["weight_ci"] + dz_f * p["weight_cf"]
         return dz @ p["weight_hh"], dc_prev
 
-    def accumulate_hidden_grads(self, p, grads, cache, dhw):
+    def accumulate_hidden_grads(self, p, grads, cache: LSTMCache, dhw):
         super().accumulate_hidden_grads(p, grads, cache, dhw)
         H = self.hidden_size
         if self.peephole:
@@ -139,41 +157,3 @@ class LSTMCell(Cell):
             grads["weight_co"] += np.einsum("tbh,tbh->h", dhw[..., 3 * H:], cache.c[1:])
         if self.proj_size:
             grads["weight_hr"] += flat(cache.dh).T @ flat(cache.m)
-
-    # -- the same step with the gate arithmetic compiled (float32; rnnkit.kernels) -----
-    def fused_step_forward(self, p, xw_t, cache, t):
-        """``step_forward``, with the lines from the sigmoids to h_t in one compiled pass."""
-        lstm = kernels.load("lstm")
-        hidden_weight_t = p.get("weight_hh_T", p["weight_hh"].T)    # contiguous in the time loop
-        hidden_product = np.dot(cache.h[t], hidden_weight_t, out=cache.hidden_product)
-        m = cache.m[t] if self.proj_size else cache.h[t + 1]
-        lstm.forward(xw_t, hidden_product, cache.c[t], *self._peepholes(p),
-                     cache.gates[t], cache.c[t + 1], cache.tanh_c[t], m)
-        if self.proj_size:
-            np.dot(m, p["weight_hr"].T, out=cache.h[t + 1])
-
-    def fused_step_backward(self, p, dstate, cache, t, dxw, dhw):
-        """``step_backward``, with the gate gradients in one compiled pass."""
-        lstm = kernels.load("lstm")
-        dh, dc_next = dstate
-        if self.proj_size:
-            cache.dh[t] = dh
-            dh = dh @ p["weight_hr"]
-        if not hasattr(cache, "dc_buffers"):      # the backward pass's own buffers
-            cache.dc_buffers = (np.empty_like(cache.c[0]), np.empty_like(cache.c[0]))
-            cache.dh_prev = np.empty_like(cache.h[0])
-        # dc_{t-1} goes to the buffer that does not hold dc_t: the kernel's loop stays
-        # vectorised only when its output does not alias an input (4x slower if it does)
-        dc_prev = cache.dc_buffers[dc_next is cache.dc_buffers[0]]
-        lstm.backward(dh, dc_next, cache.gates[t], cache.c[t], cache.tanh_c[t], *self._peepholes(p),
-                      dxw[t], dc_prev)
-        return np.dot(dxw[t], p["weight_hh"], out=cache.dh_prev), dc_prev
-
-    def _peepholes(self, p) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(w_ci, w_cf, w_co); zeros without peepholes."""
-        if self.peephole:
-            return p["weight_ci"], p["weight_cf"], p["weight_co"]
-        zeros = self._zeros.get(p["weight_hh"].dtype)
-        if zeros is None:
-            zeros = self._zeros[p["weight_hh"].dtype] = np.zeros(self.hidden_size, p["weight_hh"].dtype)
-        return zeros, zeros, zeros

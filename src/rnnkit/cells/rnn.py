@@ -1,14 +1,14 @@
 """The vanilla (Elman) RNN cell.
 
-Forward, for one step with input projection ``xw_t = W_ih x_t + b_ih``:
+Forward, for one step with input projection ``xw_t = x_t W_ih^T + b_ih + b_hh``:
 
-    a_t = xw_t + W_hh h_{t-1} + b_hh
+    a_t = xw_t + h_{t-1} W_hh^T
     h_t = act(a_t)                      act = tanh or relu
 
-Backward, given dh_t (from the output and from step t+1):
+Backward, given dh (w.r.t. h_t, from the output and from step t+1):
 
-    da_t      = dh_t * act'(a_t)        tanh: 1 - h_t^2     relu: [h_t > 0]
-    dh_{t-1}  = W_hh^T da_t
+    da      = dh * act'(a_t)            tanh: 1 - h_t^2     relu: [h_t > 0]
+    dh_prev = da W_hh                   w.r.t. h_{t-1}
     (dW_ih, dW_hh, biases: summed over t after the loop, see ``Cell``)
 """
 
@@ -30,9 +30,9 @@ class RNNCell(Cell):
             raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
 
-    def step_forward(self, p, xw_t, cache, t):
-        a = xw_t                              # xw_t = W_ih x_t + b_ih + b_hh, ours to overwrite
-        a += cache.h[t] @ p["weight_hh"].T
+    def step_forward(self, p, weight_hh_T, xw_t, cache, t):
+        a = xw_t                              # xw_t = x_t W_ih^T + b_ih + b_hh, ours to overwrite
+        a += cache.h[t] @ weight_hh_T
         if self.nonlinearity == "tanh":
             np.tanh(a, out=cache.h[t + 1])
         else:

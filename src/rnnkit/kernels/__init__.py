@@ -4,9 +4,12 @@ The NumPy code in ``rnnkit.cells`` is the reference: it is what the equations sa
 line by line, and it runs everywhere, in float32 and float64. Its weak spot is
 the gate arithmetic of a step: some fifteen NumPy calls, each a pass over a
 (B, 4H) array, that cost as much as the step's matrix product. A kernel here does
-the same arithmetic in one pass, and the cell's ``fused_step_forward`` /
-``fused_step_backward`` call it in place of the NumPy lines; the matrix products
-stay NumPy's. ``tests/test_kernels.py`` checks that both paths agree.
+the same arithmetic in one pass; the matrix products stay NumPy's.
+
+Which steps a sequence runs is chosen once, by ``step_strategy(cell, dtype)``: the
+cell's own NumPy steps (``ReferenceSteps``) or, for a float32 LSTM or reset-after
+GRU, the compiled ones (``rnnkit.kernels.steps``). Both take W_hh^T from the
+caller. ``tests/test_kernels.py`` checks that they agree.
 
 Kernels run for float32 layers when numba is installed; float64 (the gradient
 checks) always runs the reference. ``RNNKIT_KERNELS=numpy`` in the environment, or
@@ -28,6 +31,8 @@ import os
 import warnings
 
 import numpy as np
+
+from rnnkit.kernels.steps import ReferenceSteps, Steps, compiled_steps_class
 
 BACKENDS = ("numba", "numpy")
 _backend = os.environ.get("RNNKIT_KERNELS", "numba")
@@ -64,7 +69,12 @@ def compiled() -> bool:
 
 def enabled(cell, dtype) -> bool:
     """Whether ``cell``'s steps run through the compiled kernels for arrays of ``dtype``."""
-    return compiled() and np.dtype(dtype) == np.float32 and getattr(cell, "has_fused_step", False)
+    return compiled() and np.dtype(dtype) == np.float32 and compiled_steps_class(cell) is not None
+
+
+def step_strategy(cell, dtype) -> Steps:
+    """The steps a sequence of ``dtype`` runs through: compiled where ``enabled``, else the NumPy reference."""
+    return compiled_steps_class(cell)(cell) if enabled(cell, dtype) else ReferenceSteps(cell)
 
 
 @functools.cache

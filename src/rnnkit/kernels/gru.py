@@ -1,19 +1,19 @@
 """The GRU cell's gate arithmetic for one time step, compiled; the reset-after form only.
 
 The same equations as ``rnnkit.cells.gru`` (its docstring derives them). With
-``xw`` = W_ih x_t + b_ih (+ b_hh for r and z) and ``hw`` = W_hh h_{t-1}:
+``xw`` = x_t W_ih^T + b_ih + b_hh but for b_hn, and ``hw`` = h_{t-1} W_hh^T:
 
     r = sigmoid(xw_r + hw_r)        z = sigmoid(xw_z + hw_z)
-    q = hw_n + b_hn                 n = tanh(xw_n + r * q)
+    q = hw_n + b_hn                 n = tanh(xw_n + r * q)          (q: the cell's reset_term)
     h_t = n + z * (h_{t-1} - n)
 
-and backward, given dh_t:
+and backward, given dh (w.r.t. h_t):
 
-    dn_pre = dh_t * (1 - z) * (1 - n^2)
-    dz_pre = dh_t * (h_{t-1} - n) * z (1 - z)
+    dn_pre = dh * (1 - z) * (1 - n^2)
+    dz_pre = dh * (h_{t-1} - n) * z (1 - z)
     dr_pre = dn_pre * q * r (1 - r)
     dxw = [dr_pre, dz_pre, dn_pre]     dhw = [dr_pre, dz_pre, dn_pre * r]
-    dh_{t-1} = dh_t * z  (+ W_hh^T dhw, the caller's product)
+    dh_through = dh * z                (dh_prev = dh_through + dhw W_hh, the caller's product)
 
 Arrays are float32: gates (r, z, n), hw, dxw, dhw (B, 3H); the rest (B, H); b_hn (H,).
 """

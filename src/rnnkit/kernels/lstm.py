@@ -1,17 +1,17 @@
 """The LSTM cell's gate arithmetic for one time step, compiled: one pass over the batch.
 
 The same equations as ``rnnkit.cells.lstm`` (its docstring derives them), with the
-pre-activations split into ``xw`` (W_ih x_t + b_ih + b_hh, from before the loop)
-and ``hw`` (W_hh h_{t-1}, this step's product), so that nothing writes z back:
+pre-activations split into ``xw`` (x_t W_ih^T + b_ih + b_hh, from before the loop)
+and ``hw`` (h_{t-1} W_hh^T, this step's product), so that nothing writes z back:
 
     i = sigmoid(z_i + w_ci * c_{t-1})      f = sigmoid(z_f + w_cf * c_{t-1})
     g = tanh(z_g)                          c_t = f * c_{t-1} + i * g
     o = sigmoid(z_o + w_co * c_t)          m_t = o * tanh(c_t)
 
-and backward, given dm (= dh_t, or W_hr^T dh_t with a projection) and dc_t:
+and backward, given dm (= dh, or dh W_hr with a projection) and dc_next (w.r.t. c_t):
 
     dz_o = dm * tanh(c_t) * o (1 - o)
-    dc   = dc_t + dm * o * (1 - tanh(c_t)^2) + dz_o * w_co
+    dc   = dc_next + dm * o * (1 - tanh(c_t)^2) + dz_o * w_co
     dz_i = dc * g * i (1 - i)     dz_f = dc * c_{t-1} * f (1 - f)     dz_g = dc * i * (1 - g^2)
     dc_{t-1} = dc * f + dz_i * w_ci + dz_f * w_cf
 
@@ -69,14 +69,14 @@ def backward(dm, dc_next, gates, c_prev, tanh_c, w_ci, w_cf, w_co, dz, dc_prev):
             input_gate, forget_gate, candidate, output_gate = i_[j], f_[j], g_[j], o_[j]
             tanh_cell = tb[j]
             d_output = dmb[j] * tanh_cell * output_gate * (ONE - output_gate)
-            dcell = dcn[j] + dmb[j] * output_gate * (ONE - tanh_cell * tanh_cell) + d_output * w_co[j]
-            d_input = dcell * candidate * input_gate * (ONE - input_gate)
-            d_forget = dcell * cp[j] * forget_gate * (ONE - forget_gate)
+            dc = dcn[j] + dmb[j] * output_gate * (ONE - tanh_cell * tanh_cell) + d_output * w_co[j]
+            d_input = dc * candidate * input_gate * (ONE - input_gate)
+            d_forget = dc * cp[j] * forget_gate * (ONE - forget_gate)
             dz_i[j] = d_input
             dz_f[j] = d_forget
-            dz_g[j] = dcell * input_gate * (ONE - candidate * candidate)
+            dz_g[j] = dc * input_gate * (ONE - candidate * candidate)
             dz_o[j] = d_output
-            dcp[j] = dcell * forget_gate + d_input * w_ci[j] + d_forget * w_cf[j]
+            dcp[j] = dc * forget_gate + d_input * w_ci[j] + d_forget * w_cf[j]
 
 
 # -- generation: a whole stack of layers for one time step, in one call ---------------
@@ -88,7 +88,7 @@ def stack_step(first_projection, weights_ih, biases_ih, biases_hh, weights_hh, p
 
     Per layer k, on the state buffers hs[k], cs[k] (2, B, H), [0] now and [1] next:
 
-        xw = first_projection                        (k = 0: W_ih x_t + b, given)
+        xw = first_projection                        (k = 0: x_t W_ih^T + b_ih + b_hh, given)
              h^(k-1)_t W_ih^T + b_ih + b_hh          (k > 0)
         hw = h^(k)_{t-1} W_hh^T
         (h, c)^(k)_t = forward(xw, hw, c^(k)_{t-1})  as in training

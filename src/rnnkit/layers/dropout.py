@@ -5,7 +5,8 @@ With a mask M drawn once per forward, M_i = 1/(1-p) with probability 1-p and 0 o
     forward:   y = x * M          (so E[y] = x: nothing to rescale at evaluation time)
     backward:  dx = dy * M        (the same mask)
 
-In evaluation mode, or with p = 0, dropout is the identity.
+In evaluation mode, or with p = 0, dropout is the identity. ``dropout_mask`` draws M
+for this layer and for the recurrent layers, between their layers.
 """
 
 from __future__ import annotations
@@ -31,8 +32,7 @@ class Dropout(Module):
         if not self.training or self.p == 0.0:
             self._mask = None
             return x
-        keep = self.rng.random(x.shape, dtype=np.float32) >= self.p
-        self._mask = keep.astype(x.dtype) / x.dtype.type(1.0 - self.p)
+        self._mask = dropout_mask(self.rng, x.shape, self.p, x.dtype)
         return x * self._mask
 
     __call__ = forward
@@ -40,3 +40,16 @@ class Dropout(Module):
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """dL/dy -> dL/dx = dy * M, with the mask M of the last forward."""
         return dy if self._mask is None else dy * self._mask
+
+
+def dropout_mask(rng: np.random.Generator, shape: tuple[int, ...], p: float, dtype,
+                 uniform_dtype=np.float32) -> np.ndarray:
+    """M of ``shape``: 1/(1-p) where a uniform draw from ``rng`` is >= p (probability 1-p), else 0.
+
+    ``uniform_dtype`` is the precision of the draws, which decides the random numbers
+    a seed gives: ``Dropout`` draws float32, the recurrent layers float64 (as each
+    always has, so that fixed-seed runs and resumed training repeat).
+    """
+    dtype = np.dtype(dtype)
+    keep = rng.random(shape, dtype=uniform_dtype) >= p
+    return keep.astype(dtype) / dtype.type(1.0 - p)

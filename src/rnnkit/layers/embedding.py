@@ -1,12 +1,17 @@
-"""Token ids to vectors: a learned lookup table (``Embedding``) or fixed one-hot rows.
+"""Token ids to vectors: a learned lookup table (``Embedding``) or fixed one-hot rows (``OneHot``).
 
-Looking up row ``x`` of a table ``W`` (V, D) is the product ``onehot(x) @ W``, so
+Looking up row ``x`` of a table ``W`` (V, D) is the product ``onehot(x) W``, so
 
     forward:   y_n = W[x_n]                    for every position n of ``indices``
     backward:  dW[v] += sum_{n : x_n = v} dy_n  (rows of dy summed by token id)
 
 and the indices, being integers, get no gradient. With ``padding_idx = p`` the row
 ``W[p]`` starts at zero and its gradient is kept at zero, so padding stays a zero vector.
+
+``OneHot`` is the same interface with W the identity and nothing to learn, so that a
+model takes either without a branch of its own. Both give, for a next layer's weight
+A (N, D), the products of every id's vector at once (``project``): W A^T, or A^T for
+one-hot rows, which a generating model keeps as a table.
 """
 
 from __future__ import annotations
@@ -34,8 +39,7 @@ class Embedding(Module):
         if padding_idx is not None:
             if not -num_embeddings <= padding_idx < num_embeddings:
                 raise ValueError(
-                    f"padding_idx: must lie in [{-num_embeddings}, {num_embeddings}), "
-                    f"got {padding_idx}"
+                    f"padding_idx: must lie in [{-num_embeddings}, {num_embeddings}), got {padding_idx}"
                 )
             padding_idx %= num_embeddings  # -1 means the last row, as in PyTorch
         self.num_embeddings = num_embeddings
@@ -56,6 +60,14 @@ class Embedding(Module):
 
     __call__ = forward
 
+    def lookup(self, indices: np.ndarray) -> np.ndarray:
+        """``forward`` of ids already checked, keeping nothing for ``backward``: for generation."""
+        return self.weight[indices]
+
+    def project(self, weight: np.ndarray) -> np.ndarray:
+        """Every id's vector times ``weight``^T, (num_embeddings, N) for ``weight`` (N, embedding_dim)."""
+        return self.weight @ weight.T
+
     def backward(self, dy: np.ndarray) -> None:
         """Add each dy_n to the gradient row of its token id. Returns None: ids have no gradient."""
         if self._indices is None:
@@ -67,6 +79,31 @@ class Embedding(Module):
         add_rows(grad, self._indices.reshape(-1), dy.reshape(-1, self.embedding_dim))
         if self.padding_idx is not None:
             grad[self.padding_idx] = 0.0
+
+
+class OneHot(Module):
+    """Ids to one-hot rows (num_classes,): an ``Embedding`` whose table is the identity, not learned."""
+
+    def __init__(self, num_classes: int, dtype=np.float32) -> None:
+        super().__init__()
+        self.num_embeddings = self.embedding_dim = num_classes
+        self.dtype = np.dtype(dtype)
+
+    def forward(self, indices: np.ndarray) -> np.ndarray:
+        """Integer ids of any shape (...) -> one-hot rows (..., num_classes)."""
+        return one_hot(indices, self.num_embeddings, self.dtype)
+
+    __call__ = forward
+
+    def lookup(self, indices: np.ndarray) -> np.ndarray:
+        return self.forward(indices)
+
+    def backward(self, dy: np.ndarray) -> None:
+        """Nothing to learn, and ids have no gradient."""
+
+    def project(self, weight: np.ndarray) -> np.ndarray:
+        """Every id's one-hot row times ``weight``^T: the columns of ``weight``, (num_classes, N)."""
+        return weight.T
 
 
 def one_hot(indices: np.ndarray, num_classes: int, dtype=np.float32) -> np.ndarray:
@@ -84,8 +121,7 @@ def check_indices(indices, size: int, name: str) -> np.ndarray:
         raise ValueError(f"{name}: expected integers, got dtype {indices.dtype}")
     if indices.size and (indices.min() < 0 or indices.max() >= size):
         raise ValueError(
-            f"{name}: expected integers in [0, {size}), "
-            f"got values from {indices.min()} to {indices.max()}"
+            f"{name}: expected integers in [0, {size}), got values from {indices.min()} to {indices.max()}"
         )
     return indices
 

@@ -1,7 +1,7 @@
 """Pooling over time: one vector per sequence from a padded (T, B, H) recurrent output.
 
 Sequence b of a padded batch is valid for t < L_b (``lengths``); with the mask
-m_tb = [t < L_b] the three poolings are
+m_tb = [t < L_b] (``rnnkit.layers.lengths.valid_steps``) the three poolings are
 
     last:   p_b = y[L_b - 1, b]                       (the final state)
     mean:   p_b = (1 / L_b) sum_t m_tb y[t, b]
@@ -24,24 +24,15 @@ from __future__ import annotations
 import numpy as np
 
 from rnnkit.errors import ConfigError
+from rnnkit.layers.lengths import check_lengths, valid_steps
 from rnnkit.module import Module
-
-
-def valid_steps(lengths: np.ndarray | None, steps: int, batch: int) -> np.ndarray:
-    """The mask m (T, B, 1): True where t < lengths[b] (everywhere when lengths is None)."""
-    if lengths is None:
-        return np.ones((steps, batch, 1), dtype=bool)
-    return (np.arange(steps)[:, None] < np.asarray(lengths)[None, :])[:, :, None]
 
 
 def full_lengths(lengths: np.ndarray | None, steps: int, batch: int) -> np.ndarray:
     """``lengths``, or T for every sequence when None, after checking they fit (T, B)."""
     if lengths is None:
         return np.full(batch, steps, dtype=np.int64)
-    lengths = np.asarray(lengths)
-    if lengths.shape != (batch,) or lengths.min() < 1 or lengths.max() > steps:
-        raise ValueError(f"lengths must be {batch} integers in [1, {steps}], got {lengths.tolist()}")
-    return lengths
+    return check_lengths(lengths, steps, batch)
 
 
 class TimePooling(Module):
@@ -103,7 +94,7 @@ class MeanPooling(TimePooling):
     """The mean of the valid steps: (1 / L_b) sum_{t < L_b} y[t, b]."""
 
     def _pool(self, y, lengths):
-        self._weights = valid_steps(lengths, *y.shape[:2]) / lengths[None, :, None].astype(y.dtype)
+        self._weights = valid_steps(lengths, len(y)) / lengths[None, :, None].astype(y.dtype)
         return np.sum(y * self._weights, axis=0)
 
     def _unpool(self, dpooled):
@@ -114,7 +105,7 @@ class MaxPooling(StepSelection):
     """The largest value of each feature over the valid steps (the first such step on ties)."""
 
     def _select(self, y, lengths):
-        return np.argmax(np.where(valid_steps(lengths, *y.shape[:2]), y, -np.inf), axis=0)
+        return np.argmax(np.where(valid_steps(lengths, len(y)), y, -np.inf), axis=0)
 
 
 POOLINGS = {"last": LastPooling, "mean": MeanPooling, "max": MaxPooling}

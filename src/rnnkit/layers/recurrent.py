@@ -12,20 +12,33 @@ move both ways; LSTM peepholes add ``weight_ci_l{k}``, ``weight_cf_l{k}``, ``wei
 Composition:
 - layer k > 0 reads the concatenated [forward, backward] output of layer k-1;
 - the backward direction reads each sequence reversed *within its own length*;
-- dropout acts on every layer's output but the last, in training mode only, and
-  its masks are reused by ``backward``;
+- dropout acts on every layer's output but the last, in training mode only
+  (``dropout_mask``, from the layer's ``rng``), and its masks are reused by ``backward``;
 - ``lengths`` (B,) on a padded batch gives the results of a PyTorch PackedSequence:
   zero outputs past each end, final states at each sequence's own last step.
+
+What other modules (a ``Stepper``, a model) may read of a layer, besides its
+constructor's arguments: ``cell_parameters(layer, direction)``, ``initial_states(hx,
+batch)``, ``check_array(name, a)`` and ``pack_state(states)``. What one call needs
+for its ``backward`` (its layout, unbatched or batch-first; the time loops' caches;
+the dropout masks) is in that call's ``StackCache``, not on the layer, so stepping
+between a ``forward`` and its ``backward`` changes nothing.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 
 from rnnkit.cells import GRUCell, LSTMCell, RNNCell
 from rnnkit.cells.base import Cell, Workspace
+from rnnkit.layers.dropout import dropout_mask
+from rnnkit.layers.lengths import check_lengths, valid_steps
 from rnnkit.layers.stepper import Stepper
-from rnnkit.layers.time_loop import backward_through_time, forward_through_time
+from rnnkit.layers.time_loop import SequenceCache, backward_through_time, forward_through_time
 from rnnkit.module import Module
 
 
@@ -38,6 +51,43 @@ def reverse_time(a: np.ndarray, reverse_index: np.ndarray | None) -> np.ndarray:
     if reverse_index is None:
         return a[::-1]
     return a[reverse_index, np.arange(a.shape[1])]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a call's arrays are laid out: (T, B, N) time-major inside, the caller's outside."""
+
+    unbatched: bool           # x was (T, I): every result drops the batch axis
+    batch_first: bool         # x was (B, T, I): outputs are (B, T, N) (states stay (layers, B, N))
+
+    def to_time_major(self, a: np.ndarray) -> np.ndarray:
+        """The caller's (T, N), (B, T, N) or (T, B, N) -> (T, B, N)."""
+        if self.unbatched:
+            return a[:, None, :]
+        return a.transpose(1, 0, 2) if self.batch_first else a
+
+    def to_caller(self, a: np.ndarray) -> np.ndarray:
+        """(T, B, N) -> the caller's layout."""
+        if self.unbatched:
+            return a[:, 0, :]
+        return a.transpose(1, 0, 2) if self.batch_first else a
+
+    def state_to_caller(self, state: np.ndarray) -> np.ndarray:
+        """(layers, B, N) -> (layers, N) for unbatched input; states are never batch-first."""
+        return state[:, 0, :] if self.unbatched else state
+
+
+BATCHED = Layout(unbatched=False, batch_first=False)
+
+
+@dataclass
+class StackCache:
+    """What ``RecurrentLayer.backward`` reads of the last ``forward`` call."""
+
+    layout: Layout
+    reverse_index: np.ndarray | None     # (T, B) for ``reverse_time``; None without lengths
+    sequences: list[SequenceCache]       # per (layer, direction), index layer * D + direction
+    dropout_masks: list[np.ndarray]      # per gap between layers, in training mode with dropout; else empty
 
 
 class RecurrentLayer(Module):
@@ -77,6 +127,7 @@ class RecurrentLayer(Module):
         # has its own for the caches; all share one scratch for xw / dxw
         self._workspaces = [Workspace() for _ in self._cell_params]
         self._scratch = Workspace()
+        self._cache: StackCache | None = None
 
     # -- parameters -------------------------------------------------------------------
     def _create_parameters(self) -> None:
@@ -97,6 +148,17 @@ class RecurrentLayer(Module):
                     grads[name] = self._grads[name + suffix]
                 self._cell_params.append((params, grads))
 
+    def cell_parameters(self, layer: int = 0, direction: int = 0) -> Mapping[str, np.ndarray]:
+        """The parameters of one layer and direction by the cell's names (``weight_ih``, ``bias_hh``, ...).
+
+        A read-only mapping of the layer's own arrays, which training updates in place;
+        without ``bias``, the biases are zeros that are not parameters.
+        """
+        if not (0 <= layer < self.num_layers and 0 <= direction < self.num_directions):
+            raise IndexError(f"no layer {layer}, direction {direction}: the layer has {self.num_layers} "
+                             f"layer(s) and {self.num_directions} direction(s)")
+        return MappingProxyType(self._cell_params[layer * self.num_directions + direction][0])
+
     # -- state packing: RNN/GRU use a bare array, LSTM a tuple (h, c) ------------------
     def _state_tuple(self, state) -> tuple:
         count = len(self.cell.state_names)
@@ -108,7 +170,8 @@ class RecurrentLayer(Module):
             raise ValueError(f"{type(self).__name__} state must be a tuple {self.cell.state_names}")
         return tuple(state)
 
-    def _state_out(self, states: list[np.ndarray]):
+    def pack_state(self, states: list[np.ndarray]):
+        """Per-state arrays in ``cell.state_names`` order -> the caller's form: a bare array, or (h, c)."""
         return states[0] if len(states) == 1 else tuple(states)
 
     # -- checks -------------------------------------------------------------------------
@@ -118,68 +181,59 @@ class RecurrentLayer(Module):
             raise ValueError(f"x must be a 2-D (T, I) or 3-D array, got shape {shape}")
         if x.shape[-1] != self.input_size:
             raise ValueError(f"x: expected last dimension input_size={self.input_size}, got shape {x.shape}")
-        self._check_dtype("x", x)
+        self.check_array("x", x)
         if x.shape[0] == 0 or (x.ndim == 3 and x.shape[1] == 0):
             raise ValueError(f"x: sequence length and batch size must be positive, got shape {x.shape}")
         return x
 
-    def _check_dtype(self, name: str, a: np.ndarray) -> None:
+    def check_array(self, name: str, a: np.ndarray, part: str = "") -> None:
+        """ValueError naming argument ``name`` (and ``part`` of it) unless ``a`` has the layer's dtype and is finite."""
+        where = name + (f" ({part})" if part else "")
         if a.dtype != self.dtype:
-            raise ValueError(
-                f"{name} has dtype {a.dtype} but the layer computes in {self.dtype}: "
-                f"pass {name}.astype(np.{self.dtype}) or build the layer with dtype=np.{a.dtype}"
-            )
+            raise ValueError(f"{where} has dtype {a.dtype} but the layer computes in {self.dtype}: "
+                             f"pass {name}.astype(np.{self.dtype}) or build the layer with dtype=np.{a.dtype}")
         if not np.all(np.isfinite(a)):
-            raise ValueError(f"{name} contains NaN or inf")
+            raise ValueError(f"{where} contains NaN or inf")
 
-    def _check_states(self, states: tuple, batch: int, name: str) -> list[np.ndarray]:
-        """Each state as (num_layers*D, B, size); zeros where None."""
+    def initial_states(self, hx, batch: int, layout: Layout = BATCHED, name: str = "hx") -> list[np.ndarray]:
+        """Each state of ``hx`` as a checked (num_layers*D, B, size) array; zeros where ``hx`` is None.
+
+        ``layout.unbatched``: ``hx`` holds (num_layers*D, size) arrays, as an unbatched ``forward`` takes.
+        """
         out = []
-        for state_name, size, state in zip(self.cell.state_names, self.cell.state_sizes, states):
+        for state_name, size, state in zip(self.cell.state_names, self.cell.state_sizes, self._state_tuple(hx)):
             shape = (self.num_layers * self.num_directions, batch, size)
             if state is None:
                 out.append(np.zeros(shape, self.dtype))
                 continue
             state = np.asarray(state)
-            if self._unbatched:
+            if layout.unbatched:
                 state = state[:, None, :] if state.ndim == 2 else state
             if state.shape != shape:
-                expected = (shape[0], shape[2]) if self._unbatched else shape
+                expected = (shape[0], shape[2]) if layout.unbatched else shape
                 raise ValueError(f"{name} ({state_name}): expected shape {expected}, got {np.shape(state)}")
-            self._check_dtype(f"{name} ({state_name})", state)
+            self.check_array(name, state, state_name)
             out.append(state)
         return out
-
-    def _check_lengths(self, lengths, steps: int, batch: int) -> np.ndarray:
-        lengths = np.asarray(lengths)
-        if lengths.shape != (batch,) or not np.issubdtype(lengths.dtype, np.integer):
-            raise ValueError(f"lengths must be {batch} integers (one per sequence), got {lengths!r}")
-        if lengths.min() < 1 or lengths.max() > steps:
-            raise ValueError(f"lengths must lie in [1, {steps}] (the padded length), got {lengths.tolist()}")
-        return lengths
 
     # -- forward ------------------------------------------------------------------------
     def forward(self, x: np.ndarray, hx=None, lengths=None):
         """Run the stack over ``x``. Returns ``(y, h_n)``, or ``(y, (h_n, c_n))`` for LSTM."""
         x = self._check_input(x)
-        self._unbatched = x.ndim == 2
-        if self._unbatched:
-            x = x[:, None, :]
-        elif self.batch_first:
-            x = x.transpose(1, 0, 2)
+        layout = Layout(unbatched=x.ndim == 2, batch_first=self.batch_first)
+        x = layout.to_time_major(x)
         steps, batch, _ = x.shape
-        initial = self._check_states(self._state_tuple(hx), batch, "hx")
+        initial = self.initial_states(hx, batch, layout)
 
         alive = reverse_index = None
         if lengths is not None:
-            lengths = self._check_lengths(lengths, steps, batch)
+            lengths = check_lengths(lengths, steps, batch)
+            alive = valid_steps(lengths, steps)                    # (T, B, 1)
             time = np.arange(steps)[:, None]
-            alive = (time < lengths)[:, :, None]                    # (T, B, 1)
-            reverse_index = np.where(time < lengths, lengths - 1 - time, time)
-        self._reverse_index = reverse_index
+            reverse_index = np.where(alive[:, :, 0], lengths - 1 - time, time)
 
         finals = [np.empty_like(state) for state in initial]
-        self._caches, self._dropout_masks = [], []
+        sequences, dropout_masks = [], []
         layer_input = np.ascontiguousarray(x)
         for layer in range(self.num_layers):
             outputs = []
@@ -190,16 +244,16 @@ class RecurrentLayer(Module):
                 y, final, cache = forward_through_time(
                     self.cell, params, sequence, tuple(s[k] for s in initial), alive, self._workspaces[k], self._scratch)
                 outputs.append(y if direction == 0 else reverse_time(y, reverse_index))
-                self._caches.append(cache)
+                sequences.append(cache)
                 for buffer, state in zip(finals, final):
                     buffer[k] = state
             layer_input = outputs[0] if len(outputs) == 1 else np.concatenate(outputs, axis=-1)
             if layer < self.num_layers - 1 and self.training and self.dropout > 0:
-                keep = self.rng.random(layer_input.shape) >= self.dropout
-                mask = keep.astype(self.dtype) / (1.0 - self.dropout)
-                self._dropout_masks.append(mask)
+                mask = dropout_mask(self.rng, layer_input.shape, self.dropout, self.dtype, uniform_dtype=np.float64)
+                dropout_masks.append(mask)
                 layer_input = layer_input * mask
-        return self._to_user_layout(layer_input), self._state_out([self._squeeze(s) for s in finals])
+        self._cache = StackCache(layout, reverse_index, sequences, dropout_masks)
+        return layout.to_caller(layer_input), self.pack_state([layout.state_to_caller(s) for s in finals])
 
     def step(self, x_t: np.ndarray, hx=None):
         """One time step of a unidirectional stack, for generation: x_t (B, I) -> (y_t, state).
@@ -217,36 +271,24 @@ class RecurrentLayer(Module):
         """A ``Stepper`` starting from state ``hx``: many single steps, each only its arithmetic."""
         return Stepper(self, hx, batch)
 
-    def _to_user_layout(self, a: np.ndarray) -> np.ndarray:
-        """(T, B, N) time-major -> the caller's layout (batch_first or unbatched)."""
-        if self._unbatched:
-            return a[:, 0, :]
-        return a.transpose(1, 0, 2) if self.batch_first else a
-
-    def _from_user_layout(self, a: np.ndarray) -> np.ndarray:
-        if self._unbatched:
-            return a[:, None, :]
-        return a.transpose(1, 0, 2) if self.batch_first else a
-
-    def _squeeze(self, state: np.ndarray) -> np.ndarray:
-        return state[:, 0, :] if self._unbatched else state
-
     # -- backward -----------------------------------------------------------------------
     def backward(self, dy: np.ndarray, dhx=None):
         """Gradients w.r.t. ``x`` and the initial state(s); parameter gradients add to ``grads``.
 
         ``dy`` has the shape of ``y``; ``dhx`` that of the returned state (None: zero).
         """
-        if not getattr(self, "_caches", None):
+        cache = self._cache
+        if cache is None:
             raise RuntimeError("backward() called before forward()")
-        dy = self._from_user_layout(np.asarray(dy, self.dtype))
-        expected = self._caches[-1].x.shape[:2] + (self.cell.output_size * self.num_directions,)
+        layout = cache.layout
+        dy = layout.to_time_major(np.asarray(dy, self.dtype))
+        expected = cache.sequences[-1].x.shape[:2] + (self.cell.output_size * self.num_directions,)
         if dy.shape != expected:
             raise ValueError(f"dy: expected shape {expected} (time-major), got {dy.shape}")
         batch = dy.shape[1]
-        dfinals = self._check_states(self._state_tuple(dhx), batch, "dh_n")
+        dfinals = self.initial_states(dhx, batch, layout, name="dh_n")
         dinitials = [np.zeros_like(d) for d in dfinals]
-        reverse_index, out_size = self._reverse_index, self.cell.output_size
+        reverse_index, out_size = cache.reverse_index, self.cell.output_size
 
         doutput = dy
         for layer in reversed(range(self.num_layers)):
@@ -257,15 +299,15 @@ class RecurrentLayer(Module):
                 dy_direction = doutput[..., direction * out_size:(direction + 1) * out_size]
                 if direction == 1:
                     dy_direction = reverse_time(dy_direction, reverse_index)
-                dx, dinitial = backward_through_time(self.cell, params, grads, self._caches[k], dy_direction,
+                dx, dinitial = backward_through_time(self.cell, params, grads, cache.sequences[k], dy_direction,
                                                      tuple(d[k] for d in dfinals), self._scratch)
                 dinput = dinput + (dx if direction == 0 else reverse_time(dx, reverse_index))
                 for buffer, d in zip(dinitials, dinitial):
                     buffer[k] = d
-            if layer > 0 and self._dropout_masks:
-                dinput = dinput * self._dropout_masks[layer - 1]
+            if layer > 0 and cache.dropout_masks:
+                dinput = dinput * cache.dropout_masks[layer - 1]
             doutput = dinput
-        return self._to_user_layout(doutput), self._state_out([self._squeeze(d) for d in dinitials])
+        return layout.to_caller(doutput), self.pack_state([layout.state_to_caller(d) for d in dinitials])
 
     def __repr__(self) -> str:
         options = [f"{self.input_size}, {self.hidden_size}"]
@@ -277,7 +319,7 @@ class RecurrentLayer(Module):
 
 
 class RNN(RecurrentLayer):
-    """Elman RNN: ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``, act = tanh or relu."""
+    """Elman RNN: ``h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)``, act = tanh or relu."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", **options):
         super().__init__(RNNCell(hidden_size, nonlinearity), input_size, num_layers, **options)

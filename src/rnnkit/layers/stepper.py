@@ -10,7 +10,8 @@ state is checked when the stepper is built rather than at every step.
 What remains per layer is
 
     xw  = x_t W_ih^T + (b_ih + b_hh)          one vector-matrix product
-    state = cell(xw, state)                   the cell's own step (compiled where it can be)
+    state = cell(xw, state)                   the cell's own step (compiled where it can be:
+                                              ``rnnkit.kernels.step_strategy``)
 
 For a float32 LSTM stack without projection, with the compiled kernels on, the
 whole step of every layer is one compiled call (``rnnkit.kernels.lstm.stack_step``):
@@ -25,8 +26,8 @@ skip the first product by passing ``xw`` of the first layer directly:
 ``stepper.from_projection(xw)``; ``CharLM.stepper`` does this with a table of
 ``embedding W_ih^T + b`` per character.
 
-The stepper reads the layer's own weight arrays, which training updates in place,
-so it stays right while they train; its state is its own.
+The stepper reads the layer's own weight arrays (``RecurrentLayer.cell_parameters``),
+which training updates in place, so it stays right while they train; its state is its own.
 """
 
 from __future__ import annotations
@@ -35,17 +36,18 @@ import numpy as np
 
 from rnnkit import kernels
 from rnnkit.cells.lstm import LSTMCell
-from rnnkit.layers.time_loop import SMALL_PRODUCT, loop_threads, step_functions
+from rnnkit.layers.time_loop import SMALL_PRODUCT, loop_threads
 
 
 class Stepper:
     def __init__(self, layer, hx=None, batch: int = 1):
         if layer.bidirectional:
             raise ValueError("a stepper runs forward in time; a bidirectional layer needs the whole sequence")
-        layer._unbatched = False
-        states = layer._check_states(layer._state_tuple(hx), batch, "hx")
+        states = layer.initial_states(hx, batch)
         self.layer, self.cell, self.batch = layer, layer.cell, batch
-        self._step_forward, _ = step_functions(layer.cell, layer.dtype)
+        self._params = [layer.cell_parameters(k) for k in range(layer.num_layers)]
+        self._weights_hh_T = [p["weight_hh"].T for p in self._params]   # views: they follow training
+        self._steps = kernels.step_strategy(layer.cell, layer.dtype)
         gate_rows = layer.cell.num_gates * layer.cell.hidden_size
         self._caches, self._projections = [], []
         for k in range(layer.num_layers):
@@ -54,8 +56,7 @@ class Stepper:
                 buffer[0] = state[k]
             self._caches.append(cache)
             self._projections.append(np.empty((batch, gate_rows), layer.dtype))
-        self.compiled = (isinstance(layer.cell, LSTMCell) and not layer.cell.proj_size
-                         and kernels.enabled(layer.cell, layer.dtype)
+        self.compiled = (isinstance(layer.cell, LSTMCell) and not layer.cell.proj_size and self._steps.compiled
                          and batch * gate_rows * layer.cell.hidden_size <= SMALL_PRODUCT)
         if self.compiled:
             self._kernel_arguments = self._stack_step_arguments()
@@ -64,13 +65,13 @@ class Stepper:
         """What ``kernels.lstm.stack_step`` takes after the first projection: per layer the
         weights and the state buffers, then scratch. The parameters are the layer's own
         arrays, which training updates in place, so the stepper stays right while they train."""
-        params = [p for p, _ in self.layer._cell_params]
+        params = self._params
         weights = tuple(tuple(p[name] for p in params) for name in ("weight_ih", "bias_ih", "bias_hh", "weight_hh"))
         gate_rows, dtype = self.cell.num_gates * self.cell.hidden_size, self.layer.dtype
         scratch = (np.empty((self.batch, gate_rows), dtype),                # hw = h W_hh^T
                    np.empty((self.batch, gate_rows), dtype),                # gates
                    np.empty((self.batch, self.cell.hidden_size), dtype))    # tanh(c)
-        return (*weights, tuple(self.cell._peepholes(p) for p in params),
+        return (*weights, tuple(self._steps.peepholes(p) for p in params),
                 tuple(cache.h for cache in self._caches), tuple(cache.c for cache in self._caches),
                 self._projections[-1], *scratch)
 
@@ -79,7 +80,7 @@ class Stepper:
         layer = self.layer
         if x_t.shape != (self.batch, layer.input_size):
             raise ValueError(f"x_t: expected shape ({self.batch}, {layer.input_size}), got {x_t.shape}")
-        layer._check_dtype("x_t", x_t)
+        layer.check_array("x_t", x_t)
         return self._run(x_t, None)
 
     def from_projection(self, xw: np.ndarray) -> np.ndarray:
@@ -94,12 +95,13 @@ class Stepper:
 
     def _layers(self, x_t, first_projection) -> np.ndarray:
         cell, layer_input = self.cell, x_t
-        for k, ((params, _), cache, xw) in enumerate(zip(self.layer._cell_params, self._caches, self._projections)):
+        for k, (params, weight_hh_T, cache, xw) in enumerate(
+                zip(self._params, self._weights_hh_T, self._caches, self._projections)):
             if k == 0 and first_projection is not None:
                 xw[...] = first_projection                  # the step overwrites its xw
             else:
                 self._project(params, layer_input, xw)
-            self._step_forward(params, xw, cache, 0)
+            self._steps.forward(params, weight_hh_T, xw, cache, 0)
             for buffer in cell.states(cache):
                 buffer[0] = buffer[1]                       # the next state becomes the state
             layer_input = cache.h[0]
@@ -108,7 +110,7 @@ class Stepper:
     def _stack_step(self, x_t, first_projection) -> np.ndarray:
         """``_layers`` for an LSTM stack, in one call of the compiled kernel."""
         if first_projection is None:
-            first_projection = self._project(self.layer._cell_params[0][0], x_t, self._projections[0])
+            first_projection = self._project(self._params[0], x_t, self._projections[0])
         kernels.load("lstm").stack_step(first_projection, *self._kernel_arguments)
         return self._caches[-1].h[0].copy()
 
@@ -123,4 +125,4 @@ class Stepper:
         """The current state, shaped as ``forward``'s: (num_layers, B, size) per state."""
         stacked = [np.stack([getattr(cache, name)[0] for cache in self._caches])
                    for name in self.cell.state_names]
-        return self.layer._state_out(stacked)
+        return self.layer.pack_state(stacked)

@@ -1,16 +1,16 @@
 """Backpropagation through time for one layer and one direction, shared by every cell.
 
-Forward:
+Forward (rows are the batch, as in the code: x is (T, B, I)):
 
-    xw = x W_ih^T + b_ih (+ b_hh)             all T steps in one matrix product
+    xw = x W_ih^T + b_ih + b_hh               all T steps in one matrix product (``cell.input_bias``)
     for t = 0 .. T-1:  state_{t+1} = cell(xw[t], state_t)
 
 Backward runs the same loop from T-1 down to 0, then forms the weight gradients
 as single products over all steps (``dW_ih = dxw^T x``; ``dx = dxw W_ih``).
 
-Variable lengths use a mask ``alive`` (T, B, 1), true while t < length[b]. A
-sequence that has ended keeps its state, so the final state is each sequence's
-own last one, and its outputs are zero:
+Variable lengths use a mask ``alive`` (T, B, 1), true while t < length[b]
+(``rnnkit.layers.lengths``). A sequence that has ended keeps its state, so the
+final state is each sequence's own last one, and its outputs are zero:
 
     state_{t+1} = alive_t ? cell(xw[t], state_t) : state_t
     y_t         = alive_t * h_{t+1}
@@ -18,20 +18,38 @@ own last one, and its outputs are zero:
 and backward lets the state gradient pass a dead step unchanged:
 
     dstate_t = (1 - alive_t) * dstate_{t+1}  +  cell'(alive_t * dstate_{t+1})
+
+Reading order: the files a backward pass of ``LSTM(...).backward(dy)`` goes through,
+outermost first.
+
+    layers/recurrent.py   RecurrentLayer.backward: the caller's layout back to (T, B, N); layers
+                          top to bottom, each direction (the reverse one re-reversed within its
+                          lengths, ``reverse_time``); the dropout masks between layers
+    layers/time_loop.py   backward_through_time (here): the loop over t, dead steps, and the
+                          weight gradients of W_ih and b_ih as products over all steps
+    kernels/steps.py      which steps run: the NumPy reference or the compiled ones, chosen once
+                          at forward (``kernels.step_strategy``) and kept in the ``SequenceCache``
+    cells/lstm.py         step_backward: one step's equations, the reference (gru.py, rnn.py alike)
+    kernels/lstm.py       the same gate arithmetic compiled (float32; gru.py alike)
+    cells/base.py         accumulate_hidden_grads: dW_hh and db_hh as products over all steps
+                          (LSTMCell's adds the peepholes and W_hr)
+
+A forward pass runs the same files in the opposite order; ``cells/base.py`` also
+says what a cell's buffers (``CellCache``) hold.
 """
 
 from __future__ import annotations
 
 import contextlib
-from types import SimpleNamespace
+from dataclasses import dataclass
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from rnnkit import kernels
-from rnnkit.cells.base import Cell, FreshArrays, flat
+from rnnkit.cells.base import Cell, CellCache, FreshArrays, flat
+from rnnkit.kernels import Steps
 
-LOOP_BLAS_THREADS: int | None = None
 SMALL_PRODUCT = 1 << 18          # multiply-adds of one step's hidden product
 _blas = ThreadpoolController()
 
@@ -67,19 +85,19 @@ class BlasThreads:
 
 
 def loop_threads(cell: Cell, batch: int):
-    """A context with the BLAS threads that suit this loop's per-step products."""
-    threads = LOOP_BLAS_THREADS
-    if threads is None:
-        work = batch * cell.num_gates * cell.hidden_size * cell.output_size
-        threads = 1 if work < SMALL_PRODUCT else None
-    return BlasThreads(threads) if threads else contextlib.nullcontext()
+    """One BLAS thread while a step's product is small (under ``SMALL_PRODUCT`` multiply-adds), else as set."""
+    work = batch * cell.num_gates * cell.hidden_size * cell.output_size
+    return BlasThreads(1) if work < SMALL_PRODUCT else contextlib.nullcontext()
 
 
-def step_functions(cell: Cell, dtype):
-    """The cell's (forward, backward) step: compiled kernels where enabled, else the NumPy reference."""
-    if kernels.enabled(cell, dtype):
-        return cell.fused_step_forward, cell.fused_step_backward
-    return cell.step_forward, cell.step_backward
+@dataclass
+class SequenceCache:
+    """What ``backward_through_time`` reads of one ``forward_through_time`` call."""
+
+    x: np.ndarray                  # (T, B, I): the sequence, as this direction reads it
+    alive: np.ndarray | None       # (T, B, 1): t < length[b]; None when no lengths were given
+    cell: CellCache                # the cell's buffers: its states, and what its backward step reads
+    steps: Steps                   # the steps the forward ran (reference or compiled); backward runs theirs
 
 
 def forward_through_time(
@@ -90,7 +108,7 @@ def forward_through_time(
     alive: np.ndarray | None = None,
     space=FreshArrays,
     scratch=FreshArrays,
-) -> tuple[np.ndarray, tuple[np.ndarray, ...], SimpleNamespace]:
+) -> tuple[np.ndarray, tuple[np.ndarray, ...], SequenceCache]:
     """Run ``cell`` over ``x`` (T, B, I). Returns outputs (T, B, H_out), final state, cache.
 
     Workspaces lend buffers: ``space`` those of the cache, which backward reads;
@@ -103,17 +121,14 @@ def forward_through_time(
     xw = scratch.empty("dxw", (steps, batch, weight_ih.shape[0]), x.dtype)
     np.dot(flat(x), weight_ih.T, out=flat(xw))    # (T*B, gates*H): one product for all steps
     xw += cell.input_bias(p)
-    cache = cell.allocate(steps, batch, x.dtype, space)
-    cache.x, cache.alive = x, alive
-    states = cell.states(cache)
+    cache = SequenceCache(x, alive, cell.allocate(steps, batch, x.dtype, space), kernels.step_strategy(cell, x.dtype))
+    states = cell.states(cache.cell)
     for buffer, state in zip(states, initial_state):
         buffer[0] = state
-    step_forward, _ = step_functions(cell, x.dtype)
-    if kernels.enabled(cell, x.dtype):            # the fused steps read W_hh^T: contiguous, their
-        p = dict(p, weight_hh_T=np.ascontiguousarray(p["weight_hh"].T))   # product is ~25 % faster
+    weight_hh_T = cache.steps.weight_hh_T(p)
     with loop_threads(cell, batch):
         for t in range(steps):
-            step_forward(p, xw[t], cache, t)
+            cache.steps.forward(p, weight_hh_T, xw[t], cache.cell, t)
             if alive is not None:
                 for buffer in states:             # ended sequences keep their state
                     np.copyto(buffer[t + 1], buffer[t], where=~alive[t])
@@ -127,7 +142,7 @@ def backward_through_time(
     cell: Cell,
     p: dict[str, np.ndarray],
     grads: dict[str, np.ndarray],
-    cache: SimpleNamespace,
+    cache: SequenceCache,
     doutputs: np.ndarray,
     dfinal_state: tuple[np.ndarray, ...],
     scratch=FreshArrays,
@@ -136,25 +151,24 @@ def backward_through_time(
 
     ``scratch`` lends dxw and dhw, spent when this returns.
     """
-    x, alive = cache.x, cache.alive
+    x, alive, step_backward = cache.x, cache.alive, cache.steps.backward
     steps, batch, _ = x.shape
     dxw, dhw = cell.grad_buffers(steps, batch, x.dtype, scratch)
     if alive is not None:
         doutputs = doutputs * alive               # padded outputs are constants
     dstate = list(dfinal_state)
-    _, step_backward = step_functions(cell, x.dtype)
     with loop_threads(cell, batch):
         for t in reversed(range(steps)):
             dstate[0] = dstate[0] + doutputs[t]
             if alive is None:
-                dstate = list(step_backward(p, dstate, cache, t, dxw, dhw))
+                dstate = list(step_backward(p, dstate, cache.cell, t, dxw, dhw))
                 continue
             dead = ~alive[t]
-            dstep = step_backward(p, [d * alive[t] for d in dstate], cache, t, dxw, dhw)
+            dstep = step_backward(p, [d * alive[t] for d in dstate], cache.cell, t, dxw, dhw)
             dstate = [d_through + d_kept * dead for d_through, d_kept in zip(dstep, dstate)]
 
     grads["weight_ih"] += flat(dxw).T @ flat(x)
     grads["bias_ih"] += dxw.sum(axis=(0, 1))
-    cell.accumulate_hidden_grads(p, grads, cache, dhw)
+    cell.accumulate_hidden_grads(p, grads, cache.cell, dhw)
     dx = (flat(dxw) @ p["weight_ih"]).reshape(steps, batch, -1)
     return dx, tuple(dstate)

@@ -5,7 +5,7 @@ For a padded batch of token ids x (T, B) with lengths L (B,):
     e_t    = dropout_e(E[x_t])                    (T, B, D_e); E[pad] = 0
     y_t    = stack(e_t, ...)                      (T, B, D*H), read up to each L_b (both directions)
     p_b    = pool(y, L)_b                         last state, mean or max over t < L_b
-    z_b    = W dropout(p_b) + c                   (B, C) class scores
+    z_b    = dropout(p_b) W^T + c                 (B, C) class scores
 
 trained with softmax cross-entropy on z. Padding never changes a sequence's
 scores: the recurrence stops at L_b and the pooling looks only at t < L_b.
@@ -23,13 +23,14 @@ from rnnkit.layers.embedding import Embedding
 from rnnkit.layers.linear import Linear
 from rnnkit.layers.pooling import POOLINGS, make_pooling
 from rnnkit.models.char_lm import RECURRENT_LAYERS
-from rnnkit.models.json_config import JsonConfig, check_positive_ints, check_probability
+from rnnkit.models.json_config import (JsonConfig, check_positive_ints, check_probability, check_size_from_data,
+                                       require_size_from_data)
 from rnnkit.module import Module
 
 
 @dataclass
 class ClassifierConfig(JsonConfig):
-    vocab_size: int
+    vocab_size: int = 0                  # 0 until the training texts are read
     num_classes: int = 2
     cell: str = "lstm"
     embedding_dim: int = 128
@@ -42,12 +43,13 @@ class ClassifierConfig(JsonConfig):
 
     def __post_init__(self):
         if self.cell not in RECURRENT_LAYERS:
-            raise ConfigError(f"unknown cell {self.cell!r}: choose one of {', '.join(RECURRENT_LAYERS)}")
+            raise ConfigError(f"unknown `cell` {self.cell!r}: choose one of {', '.join(RECURRENT_LAYERS)}")
         if self.pooling not in POOLINGS:
-            raise ConfigError(f"unknown pooling {self.pooling!r}: choose one of {', '.join(POOLINGS)}")
-        check_positive_ints(self, "vocab_size", "num_classes", "embedding_dim", "hidden_size", "num_layers")
+            raise ConfigError(f"unknown `pooling` {self.pooling!r}: choose one of {', '.join(POOLINGS)}")
+        check_size_from_data(self, "vocab_size")
+        check_positive_ints(self, "num_classes", "embedding_dim", "hidden_size", "num_layers")
         if self.num_classes < 2:
-            raise ConfigError(f"num_classes must be at least 2, got {self.num_classes}")
+            raise ConfigError(f"`num_classes` must be at least 2, got {self.num_classes}")
         check_probability("dropout", self.dropout)
         check_probability("embedding_dropout", self.embedding_dropout)
 
@@ -57,6 +59,7 @@ class SequenceClassifier(Module):
 
     def __init__(self, config: ClassifierConfig, dtype=np.float32, rng=None):
         super().__init__()
+        require_size_from_data(config, "vocab_size")
         self.config = config
         self.dtype = np.dtype(dtype)
         rng = np.random.default_rng(rng)

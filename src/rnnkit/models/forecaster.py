@@ -4,7 +4,7 @@ its last output to the next value(s).
 For a window x (T, B, F) of T past steps (F features, 1 for a univariate series):
 
     h_t     = stack(x_t, h_{t-1})                 t = 1 .. T
-    y_hat   = W h_T + c                           (B, horizon)
+    y_hat   = h_T W^T + c                         (B, horizon)
 
 ``horizon`` > 1 predicts the next ``horizon`` values at once (the *direct* multi-step
 strategy); with horizon 1 a longer forecast feeds each prediction back as input
@@ -38,7 +38,7 @@ class ForecasterConfig(JsonConfig):
 
     def __post_init__(self):
         if self.cell not in RECURRENT_LAYERS:
-            raise ConfigError(f"unknown cell {self.cell!r}: choose one of {', '.join(RECURRENT_LAYERS)}")
+            raise ConfigError(f"unknown `cell` {self.cell!r}: choose one of {', '.join(RECURRENT_LAYERS)}")
         check_positive_ints(self, "input_size", "hidden_size", "num_layers", "horizon")
         check_probability("dropout", self.dropout)
 

@@ -27,9 +27,23 @@ def check_positive_ints(config, *names: str) -> None:
     for name in names:
         value = getattr(config, name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+            raise ConfigError(f"`{name}` must be a positive integer, got {value!r}")
+
+
+def check_size_from_data(config, name: str) -> None:
+    """A size the data decides (a vocabulary's, a number of classes): 0 until the data is read, then positive."""
+    value = getattr(config, name)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ConfigError(f"`{name}` must be a positive integer (or 0 until the data sets it), got {value!r}")
+
+
+def require_size_from_data(config, name: str) -> None:
+    """Building a model needs the size the data decides."""
+    if getattr(config, name) == 0:
+        raise ConfigError(f"`{name}` is 0: it comes from the data; build the model once the data is read "
+                          "(a task's prepare sets it)")
 
 
 def check_probability(name: str, value: float) -> None:
     if not 0.0 <= value < 1.0:
-        raise ConfigError(f"{name} must be in [0, 1), got {value}")
+        raise ConfigError(f"`{name}` must be in [0, 1), got {value}")

@@ -6,15 +6,13 @@ At each step the model turns the last character and its state into scores
     p_i = softmax(logits / temperature)_i       (restricted to the top_k largest, if top_k > 0)
 
 Temperature < 1 sharpens the distribution (safer, more repetitive text), > 1
-flattens it; ``greedy`` takes the argmax. A ``choose`` hook may force a character
-or restrict the choice at any position (poems use it for line lengths and rhymes
-of punctuation, acrostics for the first character of each line).
+flattens it; ``greedy`` takes the argmax.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 
@@ -24,9 +22,9 @@ from rnnkit.errors import ConfigError
 
 def check_sampling_options(temperature: float, top_k: int, vocab_size: int) -> None:
     if not (temperature > 0 and math.isfinite(temperature)):
-        raise ConfigError(f"temperature must be positive and finite, got {temperature} (use --greedy for argmax)")
+        raise ConfigError(f"`temperature` must be positive and finite, got {temperature} (use `greedy` for argmax)")
     if not (isinstance(top_k, (int, np.integer)) and 0 <= top_k <= vocab_size):
-        raise ConfigError(f"top-k must be between 0 (off) and the vocabulary size {vocab_size}, got {top_k}")
+        raise ConfigError(f"`top_k` must be between 0 (off) and the vocabulary size {vocab_size}, got {top_k}")
 
 
 def next_id(logits: np.ndarray, rng: np.random.Generator, temperature: float = 1.0, top_k: int = 0,
@@ -84,21 +82,18 @@ class Generator:
 
 
 def generate(model, vocab, length: int, prime: str = "", temperature: float = 1.0, top_k: int = 0,
-             greedy: bool = False, rng=None,
-             choose: Callable[[int, np.ndarray], int | None] | None = None) -> Iterator[str]:
+             greedy: bool = False, rng=None) -> Iterator[str]:
     """Yield ``length`` generated characters, one at a time, after reading ``prime``.
 
-    ``choose(position, logits)`` may return an id to force at that position, or
-    None to sample as usual. Without a prime the model starts after a newline
-    (or its first character when the vocabulary has none).
+    Without a prime the model starts after a newline (or its first character when
+    the vocabulary has none).
     """
     check_sampling_options(temperature, top_k, len(vocab))
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     generator = Generator(model)
     start = prime or ("\n" if "\n" in vocab.characters else vocab.decode([0]))
     generator.feed(vocab.encode(start))
-    for position in range(length):
-        forced = choose(position, generator.logits) if choose else None
-        token = forced if forced is not None else next_id(generator.logits, rng, temperature, top_k, greedy)
+    for _ in range(length):
+        token = next_id(generator.logits, rng, temperature, top_k, greedy)
         generator.feed([token])                             # checks that the id is in the vocabulary
         yield vocab.characters[token]
