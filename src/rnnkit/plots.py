@@ -4,22 +4,26 @@ matplotlib is imported inside the functions, so the rest of rnnkit runs without 
 Figures are made with ``matplotlib.figure.Figure`` rather than pyplot: that renders
 with the Agg backend, needs no display and keeps no global figure state. Each PNG is
 written atomically (``rnnkit.training.atomic``: a temporary file in the target folder,
-then a rename over ``path``), so a reader never sees a half-written image.
+then a rename over ``path``), so a reader never sees a half-written image. Each function
+also returns the figure it saved, so that a test can read back what was plotted where.
 """
 
 from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
 from rnnkit.errors import DataError
 from rnnkit.training.atomic import atomic_write_bytes
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def plot_curves(records: Sequence[Mapping[str, float]], path: str | Path, title: str = "Loss") -> None:
+
+def plot_curves(records: Sequence[Mapping[str, float]], path: str | Path, title: str = "Loss") -> Figure:
     """Training and validation loss against the step, from records like
     ``{"step": 100, "train_loss": 2.1, "val_loss": 2.3}``; a record may lack either loss."""
     figure, axes = _new_figure()
@@ -35,11 +39,12 @@ def plot_curves(records: Sequence[Mapping[str, float]], path: str | Path, title:
     axes.set(xlabel="step", ylabel="loss", title=title)
     axes.legend()
     _save_png(figure, path)
+    return figure
 
 
 def plot_forecast(
     actual: np.ndarray, forecasts: Mapping[str, np.ndarray], path: str | Path, title: str = "Forecast"
-) -> None:
+) -> Figure:
     """The actual series and each named forecast over it.
 
     A forecast shorter than ``actual`` covers its last points (the test part);
@@ -54,11 +59,12 @@ def plot_forecast(
     axes.set(xlabel="time step", ylabel="value", title=title)
     axes.legend()
     _save_png(figure, path)
+    return figure
 
 
 def plot_confusion_matrix(
     counts: np.ndarray, labels: Sequence[str], path: str | Path, title: str = "Confusion matrix"
-) -> None:
+) -> Figure:
     """Counts C[true, predicted] as a heat map, each cell written in."""
     counts = np.asarray(counts)
     if counts.shape != (len(labels), len(labels)):
@@ -73,6 +79,7 @@ def plot_confusion_matrix(
     for (row, column), count in np.ndenumerate(counts):
         axes.text(column, row, str(count), ha="center", va="center", color="white" if dark[row, column] else "black")
     _save_png(figure, path)
+    return figure
 
 
 def _new_figure(width: float = 6.0, height: float = 4.0):

@@ -92,6 +92,10 @@ class Optimizer:
                 raise CheckpointError(
                     f"optimizer state {key}: expected shape {target.shape}, got {value.shape}"
                 )
+        if isinstance(scalars, dict) and not (isinstance(scalars.get("step_count"), int)
+                                              and scalars["step_count"] >= 0):
+            raise CheckpointError(f"the saved step count {scalars.get('step_count')!r} is not a count of steps: "
+                                  "the optimizer state is damaged")
         load_scalar_state(self, scalars, self._scalar_names())
         for key, target in own.items():
             target[...] = arrays[key]
