@@ -18,7 +18,7 @@ def test_split_is_contiguous_first_ninety_percent_then_the_rest():
 
 
 def test_split_rejects_a_fraction_outside_zero_to_one():
-    with pytest.raises(ConfigError, match="val_fraction=1.5"):
+    with pytest.raises(ConfigError, match="`val_fraction` is 1.5"):
         split_train_val(IDS, val_fraction=1.5)
 
 
@@ -78,7 +78,7 @@ def test_resumed_batches_continue_with_the_next_batch():
 
 def test_resuming_with_another_batch_layout_raises():
     state = ContiguousBatches(IDS, batch_size=4, seq_len=10).state_dict()
-    with pytest.raises(CheckpointError, match="same corpus, --batch and --seq-len"):
+    with pytest.raises(CheckpointError, match="same corpus, `batch_size` and `seq_len`"):
         ContiguousBatches(IDS, batch_size=5, seq_len=10).load_state_dict(state)
 
 
@@ -89,7 +89,7 @@ def test_resuming_at_an_impossible_position_raises():
 
 
 def test_text_shorter_than_one_batch_says_how_much_is_needed():
-    expected = "has 100 characters.*needs 129: use a smaller --batch or --seq-len"
+    expected = "has 100 characters.*needs 129: use a smaller `batch_size` or `seq_len`"
     with pytest.raises(DataError, match=expected):
         ContiguousBatches(IDS[:100], batch_size=8, seq_len=16)
 

@@ -3,7 +3,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from rnnkit.data.sentiment import SPLITS, load_chnsenticorp, load_sst2, stratified_split
+from rnnkit.data.sentiment import SPLITS, load_chnsenticorp, load_sst2
 from rnnkit.errors import ConfigError, DataError
 
 
@@ -44,14 +44,6 @@ def test_chnsenticorp_split_is_fixed_by_its_seed(data_dir, chnsenticorp):
     folder = data_dir / "sentiment_chnsenticorp_htl"
     assert load_chnsenticorp(folder, "dev") == chnsenticorp["dev"]
     assert load_chnsenticorp(folder, "dev", seed=1) != chnsenticorp["dev"]
-
-
-def test_stratified_split_rounds_each_class_and_gives_the_rest_to_the_last_part():
-    labels = [0] * 10 + [1] * 25
-    train, dev, test = stratified_split(labels, (0.6, 0.2, 0.2), seed=0)
-    assert [len(train), len(dev), len(test)] == [21, 7, 7]  # class 0: 6/2/2, class 1: 15/5/5
-    assert sorted(np.concatenate([train, dev, test]).tolist()) == list(range(35))
-    assert np.sum(np.asarray(labels)[dev]) == 5
 
 
 def test_unknown_split_is_a_config_error(tmp_path):

@@ -78,7 +78,7 @@ def test_binary_file_reports_the_offset_of_the_nul_byte(tmp_path, chunk_bytes):
 @pytest.mark.parametrize("chunk_bytes", [1, 2, 3, 4, 7, 1 << 20])
 def test_invalid_utf8_reports_the_byte_offset_whatever_the_chunk_size(tmp_path, chunk_bytes):
     path = write(tmp_path, "中文é".encode() + b"\xff rest")  # 3 + 3 + 2 bytes, then a bad one at 8
-    expected = r"not valid utf-8 at byte offset 8 \(bytes ff\).*--encoding latin-1"
+    expected = r"not valid utf-8 at byte offset 8 \(bytes ff\).*real `encoding`, e.g. latin-1"
     with pytest.raises(DataError, match=expected):
         "".join(iter_text_chunks(path, chunk_bytes=chunk_bytes))
 
@@ -96,7 +96,7 @@ def test_utf16_text_is_not_mistaken_for_binary(tmp_path):
 
 
 def test_unknown_encoding_is_a_config_error(tmp_path):
-    with pytest.raises(ConfigError, match="unknown encoding"):
+    with pytest.raises(ConfigError, match="unknown `encoding`"):
         read_text(write(tmp_path, b"ab"), encoding="klingon")
 
 

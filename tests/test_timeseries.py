@@ -2,16 +2,17 @@ import numpy as np
 import pytest
 
 from rnnkit.data.timeseries import (
+    MIN_SEASONS,
+    MIN_VALUES,
     SERIES,
     MinMaxScaler,
     StandardScaler,
     difference,
+    frequency_of,
     load_series,
-    persistence_forecast,
+    read_series_csv,
     seasonal_naive_forecast,
-    sliding_windows,
     train_test_split_series,
-    undifference,
 )
 from rnnkit.errors import ConfigError, DataError
 from rnnkit.metrics import rmse
@@ -84,34 +85,17 @@ def test_standard_scaler_gives_training_data_zero_mean_unit_std():
     assert scaled.mean() == pytest.approx(0.0, abs=1e-12) and scaled.std() == pytest.approx(1.0, abs=1e-12)
 
 
-@pytest.mark.parametrize("lag", [1, 12])
-def test_undifference_inverts_difference_exactly(airline, lag):
-    differences = difference(airline, lag)
-    assert len(differences) == len(airline) - lag
-    np.testing.assert_array_equal(undifference(differences, airline[:lag], lag), airline)
-
-
-def test_difference_at_lag_two_by_hand():
+def test_difference_at_lag_two_by_hand(airline):
     assert difference(np.array([1.0, 4.0, 9.0, 16.0]), lag=2).tolist() == [8.0, 12.0]
-    assert undifference(np.array([8.0, 12.0]), np.array([1.0, 4.0]), lag=2).tolist() == [1.0, 4.0, 9.0, 16.0]
-
-
-def test_sliding_windows_shapes_and_content():
-    X, Y = sliding_windows(np.arange(10.0), look_back=3, horizon=2)
-    assert X.shape == (6, 3) and Y.shape == (6, 2)
-    assert X[0].tolist() == [0, 1, 2] and Y[0].tolist() == [3, 4]
-    assert X[-1].tolist() == [5, 6, 7] and Y[-1].tolist() == [8, 9]
-
-
-def test_sliding_windows_too_long_is_a_data_error():
-    with pytest.raises(DataError, match="no window"):
-        sliding_windows(np.arange(3.0), look_back=3)
+    assert len(difference(airline, 12)) == len(airline) - 12
+    with pytest.raises(DataError, match="lag must be in"):
+        difference(np.arange(3.0), lag=3)
 
 
 def test_baselines_by_hand():
     series = np.arange(30.0) ** 2
     targets = np.array([12, 20, 29])
-    assert persistence_forecast(series, targets).tolist() == [121.0, 361.0, 784.0]
+    assert seasonal_naive_forecast(series, targets, lag=1).tolist() == [121.0, 361.0, 784.0]  # persistence
     assert seasonal_naive_forecast(series, targets, lag=12).tolist() == [0.0, 64.0, 289.0]
     with pytest.raises(DataError, match="no value 12 steps earlier"):
         seasonal_naive_forecast(series, [11, 12])
@@ -121,15 +105,128 @@ def test_airline_baselines_reproduce_the_lstm_tutorial_reference(airline):
     # The tutorial windows the test part (from index 96) with look_back 1, and its
     # create_dataset drops the last window: its targets are the points 97 ... 142.
     targets = np.arange(97, 143)
-    assert rmse(airline[targets], persistence_forecast(airline, targets)) == pytest.approx(48.7, abs=0.05)
+    assert rmse(airline[targets], seasonal_naive_forecast(airline, targets, lag=1)) == pytest.approx(48.7, abs=0.05)
     assert rmse(airline[targets], seasonal_naive_forecast(airline, targets, lag=12)) == pytest.approx(42.3, abs=0.05)
 
 
-def test_airline_baselines_on_our_windows_of_the_test_part_are_within_half_a_unit(airline):
-    train, test = train_test_split_series(airline)
-    look_back = 1
-    _, Y = sliding_windows(test, look_back)
-    targets = len(train) + look_back + np.arange(len(Y))
-    np.testing.assert_array_equal(airline[targets], Y[:, 0])
-    assert rmse(Y[:, 0], persistence_forecast(airline, targets)) == pytest.approx(48.7, abs=0.5)
-    assert rmse(Y[:, 0], seasonal_naive_forecast(airline, targets, lag=12)) == pytest.approx(42.3, abs=0.5)
+# -- a user's own series: read_series_csv ----------------------------------------------------
+
+
+def write_series(tmp_path, lines, name="sales.csv"):
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def monthly_rows(count, start_year=2001, value=lambda i: 100.0 + i):
+    return [f"{start_year + i // 12}-{i % 12 + 1:02d},{value(i)}" for i in range(count)]
+
+
+def test_monthly_dates_give_months_a_season_of_12_and_the_file_stem_as_name(tmp_path):
+    path = write_series(tmp_path, ["month,units"] + monthly_rows(40))
+    series = read_series_csv(path, "units", date_column="month")
+    assert series.name == "sales" and series.period == 12 and len(series.values) == 40
+    assert series.values.dtype == np.float64 and series.values[:2].tolist() == [100.0, 101.0]
+    assert series.times.dtype == np.dtype("datetime64[M]") and series.times[0] == np.datetime64("2001-01")
+    assert series.times[-1] + 2 * series.step == np.datetime64("2004-06")
+
+
+def test_without_dates_the_times_are_steps_and_the_season_is_given_or_one(tmp_path):
+    path = write_series(tmp_path, ["units", *map(str, range(30))])
+    series = read_series_csv(path, "units")
+    assert series.times.tolist() == list(range(30)) and series.period == 1
+    assert read_series_csv(path, "units", season=7).period == 7
+
+
+@pytest.mark.parametrize("dates, season, unit", [
+    ([f"{np.datetime64('2020-02-20') + i}" for i in range(30)], 7, "D"),                     # daily
+    ([f"{np.datetime64('2020-01-06') + 7 * i}" for i in range(160)], 52, "D"),               # weekly
+    ([f"{2000 + i // 12}-{i % 12 + 1:02d}-01" for i in range(40)], 12, "M"),                # monthly, as days
+    ([f"{2000 + i // 4}-{3 * (i % 4) + 1:02d}" for i in range(16)], 4, "M"),                # quarterly
+    ([f"{1900 + i}" for i in range(15)], 1, "Y"),                                             # yearly
+])
+def test_the_season_is_inferred_from_the_spacing_of_the_dates(tmp_path, dates, season, unit):
+    path = write_series(tmp_path, ["date,value"] + [f"{date},{i}" for i, date in enumerate(dates)])
+    series = read_series_csv(path, "value", "date")
+    assert series.period == season and series.times.dtype == np.dtype(f"datetime64[{unit}]")
+    assert np.all(np.diff(series.times) == series.step)
+
+
+def test_a_given_season_overrides_the_inferred_one(tmp_path):
+    path = write_series(tmp_path, ["day,value"] + [f"{np.datetime64('2020-01-01') + i},{i}" for i in range(400)])
+    assert read_series_csv(path, "value", "day", season=91).period == 91
+
+
+def test_frequency_of_irregular_dates_has_no_season():
+    frequency = frequency_of(np.array(["2020-01-01", "2020-01-11", "2020-01-21"], dtype="datetime64[D]"))
+    assert (frequency.name, frequency.season, frequency.step) == ("irregular", 1, np.timedelta64(10, "D"))
+
+
+def test_tsv_and_quoted_headers_and_other_columns(tmp_path):
+    rows = ['"when"\t"units"\t"note"'] + [f"{r.split(',')[0]}\t{r.split(',')[1]}\tx" for r in monthly_rows(36)]
+    series = read_series_csv(write_series(tmp_path, rows, "s.tsv"), "units", "when")
+    assert len(series.values) == 36 and series.period == 12
+
+
+@pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-Infinity"])
+def test_nan_or_inf_names_file_line_and_column(tmp_path, value):
+    rows = monthly_rows(40)
+    rows[4] = rows[4].split(",")[0] + "," + value  # line 6 of the file (the header is line 1)
+    path = write_series(tmp_path, ["month,units"] + rows)
+    expected = rf"sales.csv line 6, column 'units': '{value}' is not a finite number"
+    with pytest.raises(DataError, match=expected) as error:
+        read_series_csv(path, "units", "month")
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("value, expected", [("12a", "'12a' is not a number"), ("", "the value is missing")])
+def test_a_non_number_names_file_line_and_column(tmp_path, value, expected):
+    path = write_series(tmp_path, ["units,other", *(f"{i},x" for i in range(20)), f"{value},x"])
+    with pytest.raises(DataError, match=rf"sales.csv line 22, column 'units': {expected}"):
+        read_series_csv(path, "units")
+
+
+def test_too_few_values_says_how_many_are_needed(tmp_path):
+    path = write_series(tmp_path, ["month,units"] + monthly_rows(30))
+    with pytest.raises(DataError, match=r"holds 30 values: a series with a season of 12 steps needs at least 36"):
+        read_series_csv(path, "units", "month")
+    assert len(read_series_csv(path, "units", "month", season=4).values) == 30
+    short = write_series(tmp_path, ["units", "1", "2", "3"], "short.csv")
+    with pytest.raises(DataError, match=rf"holds 3 values.*at least {MIN_VALUES}"):
+        read_series_csv(short, "units")
+    assert MIN_SEASONS * 12 == 36
+
+
+def test_missing_columns_list_the_header(tmp_path):
+    path = write_series(tmp_path, ["month,units"] + monthly_rows(40))
+    with pytest.raises(DataError, match=r"no column 'sales' \(`column`\): its header has the columns 'month', 'units'"):
+        read_series_csv(path, "sales")
+    with pytest.raises(DataError, match=r"no column 'date' \(`date_column`\)"):
+        read_series_csv(path, "units", "date")
+
+
+def test_missing_file_and_wrong_extension(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        read_series_csv(tmp_path / "nope.csv", "units")
+    with pytest.raises(DataError, match=r"is a \.txt file: time series are read from a \.csv"):
+        read_series_csv(write_series(tmp_path, ["units", "1"], "s.txt"), "units")
+
+
+@pytest.mark.parametrize("row, bad, expected", [
+    (0, "01/2001", r"line 2, column 'month': '01/2001' is not a date of the form YYYY-MM-DD, YYYY-MM or YYYY"),
+    (4, "2001/05", r"line 6, column 'month': '2001/05' is not a date of the form YYYY-MM, as the first row's"),
+    (4, "2001-13", r"line 6, column 'month': '2001-13' is not a date of the form YYYY-MM, as the first row's"),
+    (4, "2001-05-01", r"line 6, column 'month': '2001-05-01' is not a date of the form YYYY-MM"),
+    (4, "2001-03", r"line 6: date 2001-03 \(column 'month'\) is not after the date before it, 2001-04"),
+    (4, "2001-04", r"line 6: date 2001-04 \(column 'month'\) is not after the date before it, 2001-04"),
+])
+def test_bad_or_unordered_dates_name_the_line(tmp_path, row, bad, expected):
+    rows = monthly_rows(40)
+    rows[row] = bad + ",1.0"
+    with pytest.raises(DataError, match=expected):
+        read_series_csv(write_series(tmp_path, ["month,units"] + rows), "units", "month")
+
+
+def test_a_season_below_one_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="`season` is 0"):
+        read_series_csv(write_series(tmp_path, ["units", "1"]), "units", season=0)

@@ -73,5 +73,5 @@ def test_vocabulary_rejects_json_without_special_tokens():
 
 
 def test_vocabulary_min_count_below_one_is_a_config_error():
-    with pytest.raises(ConfigError, match="min_count is 0"):
+    with pytest.raises(ConfigError, match="`min_count` is 0"):
         Vocabulary.build([["a"]], min_count=0)

@@ -48,7 +48,7 @@ def bucket_batches(
     is not used.
     """
     if batch_size < 1:
-        raise ConfigError(f"batch_size is {batch_size}: it must be at least 1")
+        raise ConfigError(f"`batch_size` is {batch_size}: it must be at least 1")
     lengths = np.asarray(lengths)
     tie_breaker = rng.random(len(lengths)) if shuffle else np.arange(len(lengths))
     order = np.lexsort((tie_breaker, lengths))  # by length, then by tie_breaker

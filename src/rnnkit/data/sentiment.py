@@ -4,9 +4,10 @@
   test 1,821, read from ``train.tsv``, ``dev.tsv``, ``test.tsv`` (header ``label\\tsentence``).
 - ChnSentiCorp hotel reviews (Chinese): one CSV (header ``label,review``) of 7,766
   reviews and no official split. ``load_chnsenticorp`` makes one: a stratified
-  80/10/10 train/dev/test split drawn with seed ``CHNSENTICORP_SPLIT_SEED`` = 0, so that
-  every run and every user gets the same parts (6,212 / 776 / 777 reviews, each with
-  the corpus's 69 % positives). The one empty review is dropped first.
+  80/10/10 train/dev/test split (``rnnkit.data.labelled.stratified_split``) drawn with
+  seed ``CHNSENTICORP_SPLIT_SEED`` = 0, so that every run and every user gets the same
+  parts (6,212 / 776 / 777 reviews, each with the corpus's 69 % positives). The one
+  empty review is dropped first.
 
 Each loader takes the dataset's folder (for example ``$RNNKIT_DATA/sentiment_sst2``).
 """
@@ -15,13 +16,10 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Sequence
 
-import numpy as np
-
+from rnnkit.data.labelled import SPLITS, stratified_split
 from rnnkit.errors import ConfigError, DataError
 
-SPLITS = ("train", "dev", "test")
 CHNSENTICORP_FILE = "ChnSentiCorp_htl_all.csv"
 CHNSENTICORP_SPLIT_SEED = 0
 CHNSENTICORP_FRACTIONS = (0.8, 0.1, 0.1)
@@ -42,26 +40,6 @@ def load_chnsenticorp(
     examples = [(text, label) for text, label in examples if text.strip()]
     parts = stratified_split([label for _, label in examples], CHNSENTICORP_FRACTIONS, seed)
     return [examples[i] for i in parts[SPLITS.index(split)]]
-
-
-def stratified_split(labels: Sequence[int], fractions: Sequence[float], seed: int) -> list[np.ndarray]:
-    """Indices of the examples in each part, every part with the same class proportions.
-
-    Within each class the examples are shuffled (``np.random.default_rng(seed)``) and
-    the first ``round(f_1 n_c)`` go to part 1, the next ``round(f_2 n_c)`` to part 2, ...,
-    the remainder to the last part. Indices come back sorted, i.e. in corpus order.
-    """
-    if not np.isclose(sum(fractions), 1.0):
-        raise ConfigError(f"split fractions {tuple(fractions)} sum to {sum(fractions)}, not 1")
-    labels = np.asarray(labels)
-    rng = np.random.default_rng(seed)
-    parts: list[list[np.ndarray]] = [[] for _ in fractions]
-    for label in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == label))
-        sizes = np.round(np.asarray(fractions[:-1]) * len(members)).astype(int)
-        for part, chunk in zip(parts, np.split(members, np.cumsum(sizes))):
-            part.append(chunk)
-    return [np.sort(np.concatenate(chunks)) for chunks in parts]
 
 
 def read_labelled_texts(path: Path, delimiter: str, header: tuple[str, str]) -> list[tuple[str, int]]:

@@ -78,7 +78,7 @@ def _incremental_decoder(encoding: str, path: Path) -> codecs.IncrementalDecoder
         return codecs.getincrementaldecoder(encoding)(errors="strict")
     except LookupError:
         raise ConfigError(
-            f"unknown encoding {encoding!r} for {path}: "
+            f"unknown `encoding` {encoding!r} for {path}: "
             "use a Python codec name such as utf-8 or latin-1"
         ) from None
 
@@ -132,5 +132,5 @@ def _decode(
             where = f"({error})"
         raise DataError(
             f"{path} is not valid {encoding} {where}: "
-            "pass the file's real encoding, e.g. --encoding latin-1"
+            "pass the file's real `encoding`, e.g. latin-1"
         ) from None

@@ -1,20 +1,17 @@
-"""Univariate time series for forecasting: loading, splitting, scaling, differencing, windows.
+"""Univariate time series for forecasting: loading, splitting, scaling, differencing, baselines.
 
 The four classic series of ``$RNNKIT_DATA/time_series`` (see ``SERIES``) are CSV files
-with a quoted header and one ``"time",value`` row per step. A forecasting experiment
-then goes:
+with a quoted header and one ``"time",value`` row per step; ``load_series`` reads one.
+A user's own series comes from a column of a CSV file, ``read_series_csv``. A
+forecasting experiment then goes:
 
-    series = load_series("airline-passengers", folder)
+    series = load_series("airline-passengers", folder)     # or read_series_csv("sales.csv", "units", "month")
     train, test = train_test_split_series(series.values)   # first 67 % to train, in order
     scaler = MinMaxScaler().fit(train)                      # statistics of train only
-    X, Y = sliding_windows(scaler.transform(test), look_back=1)
-    targets = len(train) + 1 + np.arange(len(Y))           # the indices of the points Y holds
-    baseline = seasonal_naive_forecast(series.values, targets, lag=series.period)
+    baseline = seasonal_naive_forecast(series.values, targets, lag=series.period)  # x_hat[t] = x[t - period]
 
-Row i of ``sliding_windows(s, L, H)`` is ``X[i] = s[i : i+L]``, ``Y[i] = s[i+L : i+L+H]``,
-so windows cut from a part starting at index ``a`` of the full series predict the
-points ``a+L, a+L+1, ...``. The baselines ``persistence_forecast`` and
-``seasonal_naive_forecast`` take those target indices and forecast the very same points.
+``seasonal_naive_forecast`` takes the indices of the points to forecast in the whole
+series; with ``lag=1`` it is the persistence forecast, x_hat[t] = x[t - 1].
 """
 
 from __future__ import annotations
@@ -28,6 +25,7 @@ from typing import Sequence
 
 import numpy as np
 
+from rnnkit.data.tables import column_index, read_table
 from rnnkit.errors import ConfigError, DataError
 
 
@@ -50,9 +48,10 @@ SERIES = {
 @dataclass(frozen=True)
 class TimeSeries:
     name: str
-    times: np.ndarray  # datetime64, months or days
+    times: np.ndarray  # datetime64 (years, months or days), or int64 steps 0 ... n-1 for a series without dates
     values: np.ndarray  # float64, shape (n,)
     period: int  # steps per season, the lag of the seasonal naive forecast
+    step: np.timedelta64 | int = 1  # from one time to the next: times[-1] + k * step is k steps after the end
 
 
 def load_series(name: str, folder: str | Path) -> TimeSeries:
@@ -89,7 +88,7 @@ def train_test_split_series(values: np.ndarray, train_fraction: float = 0.67) ->
     train_size = int(len(values) * train_fraction)
     if not 0 < train_size < len(values):
         raise ConfigError(
-            f"train_fraction {train_fraction} of {len(values)} values leaves an empty part: use a fraction in (0, 1)"
+            f"`train_fraction` {train_fraction} of {len(values)} values leaves an empty part: use a fraction in (0, 1)"
         )
     return values[:train_size], values[train_size:]
 
@@ -156,47 +155,6 @@ def difference(x: np.ndarray, lag: int = 1) -> np.ndarray:
     return x[lag:] - x[:-lag]
 
 
-def undifference(d: np.ndarray, initial: np.ndarray, lag: int = 1) -> np.ndarray:
-    """Invert ``difference``: x[t] = d[t - lag] + x[t - lag], starting from ``initial``.
-
-    ``initial`` is the ``lag`` values that precede the differenced part (``x[:lag]``
-    for ``d = difference(x, lag)``); the result is the whole series, ``initial`` first.
-    Each of the ``lag`` interleaved subsequences is a running sum from its start value.
-
-    To turn a one-step forecast of a difference into a forecast of the value, add the
-    observed value one lag earlier instead: ``x_hat[t] = d_hat[t - lag] + x[t - lag]``.
-    """
-    initial = np.asarray(initial, dtype=np.float64)
-    if len(initial) != lag:
-        raise DataError(f"undifference at lag {lag} needs {lag} initial values, got {len(initial)}")
-    x = np.concatenate([initial, np.asarray(d, dtype=np.float64)])
-    for phase in range(lag):
-        x[phase::lag] = np.cumsum(x[phase::lag])
-    return x
-
-
-def sliding_windows(series: np.ndarray, look_back: int, horizon: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs X (N, look_back) and targets Y (N, horizon), N = n - look_back - horizon + 1.
-
-    X[i] = series[i : i + look_back], Y[i] = series[i + look_back : i + look_back + horizon].
-    (The LSTM tutorial's ``create_dataset`` stops one window earlier than this.)
-    """
-    series = np.asarray(series, dtype=np.float64)
-    count = len(series) - look_back - horizon + 1
-    if look_back < 1 or horizon < 1 or count < 1:
-        raise DataError(
-            f"{len(series)} values give no window of look_back {look_back} and horizon {horizon}: "
-            "use a longer series or shorter windows"
-        )
-    windows = np.lib.stride_tricks.sliding_window_view(series, look_back + horizon)
-    return windows[:, :look_back].copy(), windows[:, look_back:].copy()
-
-
-def persistence_forecast(series: np.ndarray, targets: Sequence[int]) -> np.ndarray:
-    """Forecast each target point by the value just before it: x_hat[t] = x[t - 1]."""
-    return seasonal_naive_forecast(series, targets, lag=1)
-
-
 def seasonal_naive_forecast(series: np.ndarray, targets: Sequence[int], lag: int = 12) -> np.ndarray:
     """Forecast each target point by the value one season earlier: x_hat[t] = x[t - lag]."""
     targets = np.asarray(targets)
@@ -210,3 +168,158 @@ def _nonempty(x: np.ndarray) -> np.ndarray:
     if x.size == 0:
         raise DataError("cannot fit a scaler to an empty series")
     return x
+
+
+# -- a user's own series ----------------------------------------------------------------
+
+MIN_SEASONS = 3  # a series must span at least this many seasons ...
+MIN_VALUES = 12  # ... and hold at least this many values
+DATE_FORMATS = (  # (form, pattern, datetime64 unit)
+    ("YYYY-MM-DD", re.compile(r"\d{4}-\d{2}-\d{2}"), "D"),
+    ("YYYY-MM", re.compile(r"\d{4}-\d{2}"), "M"),
+    ("YYYY", re.compile(r"\d{4}"), "Y"),
+)
+
+
+@dataclass(frozen=True)
+class Frequency:
+    """How often a dated series has a value, as ``frequency_of`` infers it from the dates."""
+
+    name: str  # daily, weekly, monthly, quarterly, yearly, or irregular
+    season: int  # steps per season: 7, 52, 12, 4, 1, or 1
+    unit: str  # the datetime64 unit the times are kept in
+    step: np.timedelta64  # from one time to the next
+
+
+# name, smallest and largest typical spacing in days, season, unit, step
+_FREQUENCIES = (
+    ("daily", 1, 1, 7, "D", np.timedelta64(1, "D")),
+    ("weekly", 7, 7, 52, "D", np.timedelta64(7, "D")),
+    ("monthly", 28, 31, 12, "M", np.timedelta64(1, "M")),
+    ("quarterly", 89, 92, 4, "M", np.timedelta64(3, "M")),
+    ("yearly", 365, 366, 1, "Y", np.timedelta64(1, "Y")),
+)
+
+
+def frequency_of(times: np.ndarray) -> Frequency:
+    """The frequency of increasing dates, from the median spacing between them in days.
+
+    Daily dates (1 day apart) have a weekly season of 7; weekly (7 days) a yearly season
+    of 52; monthly (28 to 31 days) 12; quarterly (89 to 92 days) 4; yearly (365 or 366
+    days) 1, no season; any other spacing is "irregular", season 1. Monthly and quarterly
+    dates are kept as months, yearly ones as years, the rest as days.
+    """
+    days = np.asarray(times).astype("datetime64[D]")
+    spacing = float(np.median(np.diff(days).astype(np.int64))) if len(days) > 1 else 0.0
+    for name, low, high, season, unit, step in _FREQUENCIES:
+        if low <= spacing <= high:
+            return Frequency(name, season, unit, step)
+    return Frequency("irregular", 1, "D", np.timedelta64(max(int(round(spacing)), 1), "D"))
+
+
+def read_series_csv(
+    path: str | Path,
+    column: str,
+    date_column: str | None = None,
+    season: int | None = None,
+    encoding: str = "utf-8",
+) -> TimeSeries:
+    """The numbers in ``column`` of a ``.csv`` (or ``.tsv``) file with a header row, one value per row,
+    as a series named after the file (its stem).
+
+    With ``date_column``, its dates (all in one of the forms YYYY-MM-DD, YYYY-MM, YYYY)
+    must increase from row to row; they become the series' ``times`` (datetime64), and
+    give the ``step`` between times and, unless ``season`` is given, the season (see
+    ``frequency_of``: monthly 12, quarterly 4, daily 7, weekly 52, yearly 1). Without
+    dates, the times are the steps 0, 1, ..., n-1 and the season is ``season``, else 1.
+
+    A series must hold at least ``max(MIN_VALUES, MIN_SEASONS * season)`` values: 12,
+    and three seasons (36 monthly values, 21 daily ones).
+
+    Raises a one-line ``DataError`` for a missing file or column, a row of the wrong
+    width, a value that is not a finite number or a date that is not ISO (naming file,
+    line and column), dates that do not increase, and too few values.
+    """
+    if season is not None and (isinstance(season, bool) or not isinstance(season, (int, np.integer)) or season < 1):
+        raise ConfigError(f"`season` is {season!r}: it must be a whole number of steps, at least 1")
+    path = Path(path)
+    header, rows = read_table(path, encoding, "time series")
+    value_at = column_index(header, column, "column", path)
+    date_at = column_index(header, date_column, "date_column", path) if date_column is not None else None
+    values: list[float] = []
+    dates: list[np.datetime64] = []
+    date_form = None
+    for line, row in rows:
+        values.append(_number(row[value_at], path, line, column))
+        if date_at is not None:
+            date_form = date_form or _date_form(row[date_at], path, line, date_column)
+            dates.append(_date(row[date_at], date_form, path, line, date_column))
+            if len(dates) > 1 and dates[-1] <= dates[-2]:
+                raise DataError(
+                    f"{path} line {line}: date {row[date_at].strip()} (column {date_column!r}) is not after the "
+                    f"date before it, {dates[-2]}: sort the rows by date, one row per date"
+                )
+    if not values:
+        raise DataError(f"{path} has a header but no rows: add one row per value")
+    if date_at is None:
+        times, step, inferred = np.arange(len(values), dtype=np.int64), 1, 1
+    else:
+        times, step, inferred = _dated_times(np.array(dates))
+    period = int(season) if season is not None else inferred
+    needed = max(MIN_VALUES, MIN_SEASONS * period)
+    if len(values) < needed:
+        raise DataError(
+            f"{path} holds {len(values)} values: a series with a season of {period} steps needs at least "
+            f"{needed} ({MIN_SEASONS} seasons, and at least {MIN_VALUES} values); use a longer series"
+            + (" or a shorter `season`" if period > 1 else "")
+        )
+    return TimeSeries(path.stem, times, np.array(values, dtype=np.float64), period, step)
+
+
+def _number(field: str, path: Path, line: int, column: str) -> float:
+    if not field.strip():
+        raise DataError(f"{path} line {line}, column {column!r}: the value is missing: fill it in or remove the row")
+    try:
+        value = float(field)
+    except ValueError:
+        raise DataError(f"{path} line {line}, column {column!r}: {field!r} is not a number") from None
+    if not np.isfinite(value):
+        raise DataError(
+            f"{path} line {line}, column {column!r}: {field.strip()!r} is not a finite number: "
+            "fill in the missing value or remove the row"
+        )
+    return value
+
+
+def _date_form(field: str, path: Path, line: int, date_column: str) -> tuple[str, re.Pattern, str]:
+    for form in DATE_FORMATS:
+        if form[1].fullmatch(field.strip()):
+            return form
+    raise DataError(
+        f"{path} line {line}, column {date_column!r}: {field!r} is not a date of the form YYYY-MM-DD, "
+        "YYYY-MM or YYYY"
+    )
+
+
+def _date(field: str, form: tuple[str, re.Pattern, str], path: Path, line: int, date_column: str) -> np.datetime64:
+    name, pattern, unit = form
+    text = field.strip()
+    try:
+        if pattern.fullmatch(text):
+            return np.datetime64(text, unit)
+    except ValueError:
+        pass
+    raise DataError(f"{path} line {line}, column {date_column!r}: {field!r} is not a date of the form {name}, "
+                    "as the first row's")
+
+
+def _dated_times(dates: np.ndarray) -> tuple[np.ndarray, np.timedelta64, int]:
+    """The dates in the unit their frequency keeps (if that keeps them increasing), the step, the season."""
+    frequency = frequency_of(dates)
+    times = dates.astype(f"datetime64[{frequency.unit}]")
+    if len(times) > 1 and np.any(np.diff(times) <= np.timedelta64(0, frequency.unit)):
+        # e.g. two dates in one month of a monthly series: keep the days, step by the median spacing
+        days = dates.astype("datetime64[D]")
+        spacing = int(round(float(np.median(np.diff(days).astype(np.int64)))))
+        return days, np.timedelta64(max(spacing, 1), "D"), frequency.season
+    return times, frequency.step, frequency.season

@@ -99,9 +99,9 @@ class Vocabulary:
         ``max_size`` caps the whole vocabulary, the two special tokens included.
         """
         if min_count < 1:
-            raise ConfigError(f"min_count is {min_count}: it must be at least 1")
+            raise ConfigError(f"`min_count` is {min_count}: it must be at least 1")
         if max_size is not None and max_size < 2:
-            raise ConfigError(f"max_size is {max_size}: it must leave room for <pad> and <unk> (>= 2)")
+            raise ConfigError(f"`max_size` is {max_size}: it must leave room for <pad> and <unk> (>= 2)")
         counts = Counter(token for tokens in token_lists for token in tokens)
         counts.pop(cls.PAD, None)
         counts.pop(cls.UNK, None)
