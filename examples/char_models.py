@@ -16,8 +16,8 @@ import argparse
 import math
 from pathlib import Path
 
-from rnnkit.cli.common import default_data_dir
 from rnnkit.cli.main import main
+from rnnkit.data.datasets import default_data_dir
 from rnnkit.training.metrics_log import read_metrics
 
 LSTM_384 = ["--cell", "lstm", "--layers", "2", "--hidden", "384", "--embedding", "64", "--dropout", "0.2",

@@ -37,8 +37,9 @@ import shutil
 import statistics
 from pathlib import Path
 
-from rnnkit.cli.common import RESULTS_FILE, default_data_dir
 from rnnkit.cli.main import main
+from rnnkit.data.datasets import default_data_dir
+from rnnkit.tasks.runs import RESULTS_FILE
 
 # Per series: what makes it stationary, and how much window and data the model sees.
 SETTINGS = {

@@ -22,8 +22,9 @@ import shutil
 import statistics
 from pathlib import Path
 
-from rnnkit.cli.common import RESULTS_FILE, default_data_dir
 from rnnkit.cli.main import main
+from rnnkit.data.datasets import default_data_dir
+from rnnkit.tasks.runs import RESULTS_FILE
 
 SETTINGS = {   # the best checkpoint is the one with the highest dev accuracy; sizes chosen on dev accuracy
     "sst2": ["--embedding", "300", "--hidden", "200", "--min-count", "2", "--embedding-dropout", "0.5",

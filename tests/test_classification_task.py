@@ -54,7 +54,7 @@ def test_resumed_position_gives_the_same_next_batches():
 
 def test_saved_position_for_other_batches_is_refused():
     _, state = make_task(batch_size=8).state()
-    with pytest.raises(CheckpointError, match="same data and --batch"):
+    with pytest.raises(CheckpointError, match="same data and `batch_size`"):
         make_task(batch_size=16).load_state({}, state)
 
 

@@ -84,15 +84,15 @@ BAD_FLAGS = {
     "negative seq-len": (["--seq-len", "-5"], "--seq-len: must be positive"),
     "negative max-steps": (["--max-steps", "-1"], "--max-steps: must not be negative"),
     "zero batch": (["--batch", "0"], "--batch: must be positive"),
-    "zero epochs": (["--epochs", "0"], "--epochs: must be positive"),
+    "zero epochs": (["--epochs", "0"], "--epochs: must be at least 1"),
     "batch not a number": (["--batch", "two"], "--batch: expected an integer"),
     "unknown cell": (["--cell", "transformer"], "--cell: invalid choice"),
     "unknown optimizer": (["--optimizer", "lbfgs"], "--optimizer: invalid choice"),
     "nan learning rate": (["--lr", "nan"], "--lr: expected a finite number"),
     "infinite learning rate": (["--lr", "inf"], "--lr: expected a finite number"),
     "infinite clip norm": (["--clip-norm", "inf"], "--clip-norm: expected a finite number"),
-    "dropout of one": (["--dropout", "1"], "--dropout: must be at least 0 and below 1"),
-    "validation fraction above one": (["--val-fraction", "1.5"], "--val-fraction: must be at least 0"),
+    "dropout of one": (["--dropout", "1"], "--dropout: must lie in [0, 1)"),
+    "validation fraction above one": (["--val-fraction", "1.5"], "--val-fraction: must lie in [0, 1)"),
 }
 
 
@@ -132,7 +132,8 @@ def run_copy(trained, tmp_path):
 
 
 CONTRADICTIONS = {
-    "corpus file": (["CORPUS"], "TEXT_FILE was given too"),
+    "another column": (["--column", "poem"], "--column was given too"),
+    "another encoding": (["--encoding", "latin-1"], "--encoding was given too"),
     "another cell": (["--cell", "gru"], "--cell was given too"),
     "another out": (["--out", "elsewhere"], "--out was given too"),
     "two options": (["--hidden", "16", "--seed", "3"], "--hidden, --seed were given too"),
@@ -141,11 +142,10 @@ CONTRADICTIONS = {
 
 @pytest.mark.parametrize("extra, message", CONTRADICTIONS.values(), ids=CONTRADICTIONS.keys())
 def test_resume_with_options_it_would_ignore_is_refused(run_copy, tmp_path, capsys, extra, message):
-    extra = [str(write_corpus(tmp_path)) if flag == "CORPUS" else flag for flag in extra]
     code, err = run_cli(["train", "--resume", str(run_copy), "--max-steps", "9", *extra], capsys)
     assert code == 2
     assert message in one_line_error(err)
-    assert load_checkpoint(run_copy)[1]["step"] == 5        # nothing was trained
+    assert load_checkpoint(run_copy)[1]["trainer"]["step"] == 5        # nothing was trained
 
 
 def test_resume_may_change_the_budget_and_the_learning_rate(run_copy, capsys):
@@ -153,8 +153,8 @@ def test_resume_may_change_the_budget_and_the_learning_rate(run_copy, capsys):
                  "--sample-length", "0"])
     assert code == 0
     _, meta = load_checkpoint(run_copy)
-    assert meta["step"] == 7
-    assert meta["train_config"]["lr"] == 1e-4 and meta["optimizer"]["lr"] == 1e-4
+    assert meta["trainer"]["step"] == 7
+    assert meta["trainer"]["config"]["lr"] == 1e-4 and meta["trainer"]["optimizer"]["lr"] == 1e-4
 
 
 def test_out_path_through_a_file_is_refused_before_training(tmp_path, capsys):
@@ -192,7 +192,7 @@ def retype_tensor(tensors, meta):
 
 
 def config_not_an_object(tensors, meta):
-    meta["model_config"] = ["lstm", 8]
+    meta["spec"]["model_config"] = ["lstm", 8]
 
 
 def other_task(tensors, meta):
@@ -205,7 +205,7 @@ TENSOR_DAMAGE = {
     "wrong shape": (reshape_tensor, r"wrong shape: decoder.bias \(99,\)"),
     "wrong dtype": (retype_tensor, "wrong dtype: decoder.bias float64"),
     "config not an object": (config_not_an_object, "model config must be a JSON object"),
-    "another task": (other_task, "holds a 'classify' model"),
+    "another task": (other_task, "holds a 'classify' run, not a 'char-lm' run"),
 }
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from rnnkit.cli.main import main
 from rnnkit.errors import CheckpointError, ConfigError
-from rnnkit.tasks.language_model import load_language_model
+from rnnkit.tasks import language_model
 from rnnkit.tasks.sampling import generate
 from rnnkit.training.checkpoint import load_checkpoint, read_marks, save_checkpoint
 from tiny_runs import TEXT, one_line_error, train, write_corpus
@@ -83,15 +83,17 @@ def test_top_k_from_one_to_the_vocabulary_size_is_accepted(trained, capsys, top_
 
 
 @pytest.mark.parametrize("options, message", [
-    (dict(temperature=0.0), "temperature must be positive"),
+    (dict(temperature=0.0), "`temperature` must be positive"),
     (dict(temperature=float("inf")), "finite"),
-    (dict(top_k=-1), "top-k must be between"),
-    (dict(top_k=2.5), "top-k must be between"),
+    (dict(top_k=-1), "`top_k` must be between"),
+    (dict(top_k=2.5), "`top_k` must be between"),
 ])
 def test_library_generate_checks_its_options_before_any_work(trained, options, message):
-    model, vocab, _ = load_language_model(trained)
+    run = language_model.load_run(trained)
     with pytest.raises(ConfigError, match=message):
-        next(generate(model, vocab, 5, rng=0, **options))
+        next(generate(run.model, run.spec.vocab, 5, rng=0, **options))
+    with pytest.raises(ConfigError, match=message):
+        next(language_model.sample(run, 5, rng=0, **options))
 
 
 # -- checkpoints of other models ---------------------------------------------------------------------
@@ -104,7 +106,7 @@ def other_config(trained, tmp_path):
 
     def change(key, value):
         tensors, meta = load_checkpoint(run)
-        meta["model_config"][key] = value
+        meta["spec"]["model_config"][key] = value
         for name in read_marks(run).values():
             save_checkpoint(run, name, tensors, meta)
         return run
@@ -117,7 +119,7 @@ def other_config(trained, tmp_path):
 def test_checkpoint_of_another_model_config_is_refused_without_building_it(other_config, capsys, key, value):
     run = other_config(key, value)
     with pytest.raises(CheckpointError, match="not fit"):
-        load_language_model(run)
+        language_model.load_run(run)
     code, _, err = sample(run, capsys)
     assert code == 2 and "not fit" in one_line_error(err)
 
@@ -127,7 +129,7 @@ def test_checkpoint_of_another_task_is_refused(trained, tmp_path, capsys):
     tensors, meta = load_checkpoint(run)
     save_checkpoint(run, read_marks(run)["last"], tensors, dict(meta, task="forecast"))
     code, _, err = sample(run, capsys, "--which", "last")
-    assert code == 2 and "holds a 'forecast' model, not a 'char-lm' model" in one_line_error(err)
+    assert code == 2 and "holds a 'forecast' run, not a 'char-lm' run" in one_line_error(err)
 
 
 def test_sampling_a_trained_run_works(trained, capsys):

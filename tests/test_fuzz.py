@@ -1,14 +1,11 @@
-"""Property-based tests: the command line, the layers, and checkpoints whose contents are hostile.
+"""Property-based tests of the library: the layers, and checkpoints whose contents are hostile.
 
 Each runs a handful of examples by default (see the "rnnkit" hypothesis profile in conftest.py);
-``RNNKIT_FUZZ_EXAMPLES=2000 pytest tests/test_fuzz.py`` makes a long fuzz run.
-The corpus reader is fuzzed in test_text.py and test_corpus_streaming.py, checkpoint
-files byte by byte in test_checkpoint.py.
+``RNNKIT_FUZZ_EXAMPLES=2000 pytest tests/test_fuzz.py tests/test_cli_fuzz.py`` makes a long fuzz run.
+The command line is fuzzed in test_cli_fuzz.py, the corpus reader in test_text.py and
+test_corpus_streaming.py, checkpoint files byte by byte in test_checkpoint.py.
 """
 
-import contextlib
-import os
-import pickle
 import shutil
 import tempfile
 from pathlib import Path
@@ -18,102 +15,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rnnkit.cli.main import main
+from rnnkit.errors import RnnkitError
 from rnnkit.gradcheck import gradcheck
 from rnnkit.layers.recurrent import GRU, LSTM, RNN
+from rnnkit.models.classifier import ClassifierConfig
+from rnnkit.tasks import classification, language_model
+from rnnkit.tasks.classification import ClassifySpec, TextSource
 from rnnkit.training.checkpoint import load_checkpoint, read_marks, save_checkpoint
-from tiny_runs import TEXT, TINY_MODEL, train, write_corpus
-
-# -- the command line ------------------------------------------------------------------------
-
-COMMANDS = ["train", "sample", "plot"]
-FLAGS = {
-    "train": ["--encoding", "--column", "--val-fraction", "--seq-len", "--batch", "--cell", "--layers",
-              "--hidden", "--embedding", "--dropout", "--dtype", "--epochs", "--max-steps", "--max-minutes",
-              "--optimizer", "--lr", "--momentum", "--weight-decay", "--clip-norm", "--clip-value",
-              "--schedule", "--patience", "--on-nan", "--seed", "--out", "--resume", "--eval-every",
-              "--sample-every", "--checkpoint-every", "--sample-length", "--no-progress"],
-    "sample": ["--which", "--prime", "--skip-unknown", "--length", "--temperature", "--top-k", "--greedy",
-               "--seed", "--poem", "--lines", "--acrostic"],
-    "plot": ["--out"],
-}
-WORDS = ["lstm", "gru", "rnn", "adam", "sgd", "none", "char-rnn", "plateau", "stop", "reduce-lr", "best",
-         "last", "float32", "float64", "latin-1", "utf-16", "poem", "春花", "nan", "inf", "-inf", "1e308",
-         "-0", "0.5", "x", "", "--", "-h"]
-PATHS = ["CORPUS", "RUN", "MISSING", "DIRECTORY", "BINARY", "PICKLE"]
-
-# Appended last, so that whatever the random flags say, a run stays a fraction of a second.
-CAPS = {"train": ["--max-steps", "1", "--sample-length", "3", "--max-minutes", "0.05"],
-        "sample": ["--length", "3"], "plot": []}
-
-
-def argument_values():
-    return st.one_of(st.integers(-3, 12).map(str), st.floats(allow_nan=True).map(repr),
-                     st.sampled_from(WORDS), st.sampled_from(PATHS), st.text(max_size=6))
-
-
-@st.composite
-def command_lines(draw) -> list[str]:
-    command = draw(st.sampled_from(COMMANDS + ["bogus"]))
-    flags = FLAGS.get(command, []) + ["--bogus"]
-    argv = [command]
-    if command == "train":
-        argv += TINY_MODEL
-    for _ in range(draw(st.integers(0, 5))):
-        choice = draw(st.sampled_from(["flag", "flag", "path", "value"]))
-        if choice == "flag":
-            argv.append(draw(st.sampled_from(flags)))
-            if draw(st.booleans()):
-                argv.append(draw(argument_values()))
-        else:
-            argv.append(draw(st.sampled_from(PATHS) if choice == "path" else argument_values()))
-    return argv + CAPS.get(command, [])
-
-
-@pytest.fixture(scope="module")
-def materials(tmp_path_factory) -> Path:
-    """A corpus, a trained tiny run and some hostile files, copied afresh for every example."""
-    root = tmp_path_factory.mktemp("materials")
-    corpus = write_corpus(root)
-    assert train(corpus, root / "run", "--max-steps", "5") == 0
-    (root / "binary.txt").write_bytes(b"\x00\x01" * 100)
-    (root / "weights.pt").write_bytes(pickle.dumps({"w": 1}))
-    (root / "directory").mkdir()
-    return root
-
-
-PLACEHOLDERS = {"CORPUS": "corpus.txt", "RUN": "run", "MISSING": "missing.txt", "DIRECTORY": "directory",
-                "BINARY": "binary.txt", "PICKLE": "weights.pt"}
-
-
-@contextlib.contextmanager
-def scratch_copy(materials: Path):
-    """A fresh copy of the materials as the working directory (default run directories land there)."""
-    previous = os.getcwd()
-    with tempfile.TemporaryDirectory() as scratch:
-        shutil.copytree(materials, scratch, dirs_exist_ok=True)
-        os.chdir(scratch)
-        try:
-            yield Path(scratch)
-        finally:
-            os.chdir(previous)
-
-
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(argv=command_lines())
-def test_any_command_line_exits_cleanly_with_at_most_one_error_line(materials, capsys, argv):
-    argv = [PLACEHOLDERS.get(arg, arg) for arg in argv]
-    with scratch_copy(materials):
-        try:
-            code = main(argv)
-        except SystemExit as exit_:            # argparse: --help, or a usage error
-            code = exit_.code
-    err = capsys.readouterr().err
-    assert code in (0, 1, 2), (argv, code)
-    assert "Traceback" not in err
-    if code:
-        assert sum(": error: " in line for line in err.splitlines()) == 1, (argv, err)
-
+from labelled_texts import labelled_rows, write_labelled
+from tiny_lm import TEXT, quiet, train_tiny, write_corpus
 
 # -- the layers ----------------------------------------------------------------------------------
 
@@ -210,17 +120,21 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
     max_leaves=6)
 
-META_FIELDS = ["task", "model_config", "vocab", "dtype", "corpus", "batch_size", "seq_len", "train_config",
-               "step", "optimizer", "task_state", "rng", "schedule", "best_score", "evals_without_improvement"]
+def meta_paths(meta: dict) -> list[tuple[str, ...]]:
+    """Where a run-format-2 meta.json (rnnkit.training.run_meta) holds what: its parts, and each key of each part."""
+    return ([("run_format",), ("task",), ("spec",), ("trainer",)]
+            + [(part, key) for part in ("spec", "trainer") for key in sorted(meta[part])])
 
 
 @st.composite
 def meta_changes(draw, meta: dict):
-    """A path into ``meta`` (one or two keys deep) and a random JSON value to put there."""
-    key = draw(st.sampled_from(META_FIELDS))
-    path = [key]
-    if isinstance(meta.get(key), dict) and meta[key] and draw(st.booleans()):
-        path.append(draw(st.sampled_from(sorted(meta[key]))))
+    """A path into ``meta`` (a part, a key of a part, or one key deeper) and a random JSON value to put there."""
+    path = list(draw(st.sampled_from(meta_paths(meta))))
+    inner = meta
+    for key in path:
+        inner = inner.get(key) if isinstance(inner, dict) else None
+    if len(path) == 2 and isinstance(inner, dict) and inner and draw(st.booleans()):
+        path.append(draw(st.sampled_from(sorted(inner))))
     return path, draw(json_values)
 
 
@@ -236,31 +150,81 @@ def tensor_changes(draw, tensors: dict):
             .astype(dtype)
 
 
+@pytest.fixture(scope="module")
+def materials(tmp_path_factory) -> Path:
+    """A corpus and a tiny language-model run on it (5 updates); labelled texts and a tiny classifier run on them
+    (3 updates); copied afresh for every example."""
+    root = tmp_path_factory.mktemp("materials")
+    train_tiny(write_corpus(root), root / "run", max_steps=5)
+    labelled = write_labelled(root / "labelled.csv", labelled_rows(10))
+    spec = ClassifySpec(TextSource(file=str(labelled), text_column="review", label_column="stars"),
+                        ClassifierConfig(vocab_size=1, embedding_dim=4, hidden_size=4))
+    classification.train(spec, classification.train_config(max_steps=3, eval_every=2), root / "classifier",
+                         progress=False, echo=quiet)
+    return root
+
+
+def refused_or_done(*calls) -> None:
+    """Each call succeeds or raises an error a user can act on (RnnkitError: one line on the command line)."""
+    for call in calls:
+        try:
+            call()
+        except RnnkitError:
+            pass
+
+
+def sample_three(run: Path) -> None:
+    assert len("".join(language_model.sample(language_model.load_run(run), 3, rng=0))) == 3
+
+
+def use_language_model(run: Path) -> None:
+    """What ``rnnkit sample`` and ``rnnkit train --resume`` do with a run, through the library."""
+    refused_or_done(
+        lambda: sample_three(run),
+        lambda: language_model.resume(run, {"max_steps": 7, "max_minutes": 0.05}, progress=False, echo=quiet))
+
+
+def use_classifier(run: Path) -> None:
+    """What ``rnnkit classify predict | eval | train --resume`` do with a run, through the library."""
+    refused_or_done(
+        lambda: classification.predict(classification.load_ensemble([run]), ["a great film", ""]),
+        lambda: classification.evaluate([classification.load_run(run, "last")], ("test",), run),
+        lambda: classification.resume(run, {"max_steps": 5, "max_minutes": 0.05}, progress=False, echo=quiet))
+
+
+USES = {"run": use_language_model, "classifier": use_classifier}
+
+
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-def test_hostile_checkpoint_contents_are_refused_or_used_never_crash(materials, capsys, data):
-    with scratch_copy(materials) as scratch:
-        run = scratch / "run"
+@pytest.mark.parametrize("which", USES)
+def test_hostile_checkpoint_contents_are_refused_or_used_never_crash(materials, which, data):
+    with tempfile.TemporaryDirectory() as scratch:
+        run = Path(shutil.copytree(materials / which, Path(scratch) / which))
         tensors, meta = load_checkpoint(run)
         if data.draw(st.booleans()):
             path, value = data.draw(meta_changes(meta))
-            target = meta if len(path) == 1 else meta[path[0]]
+            target = meta
+            for key in path[:-1]:
+                target = target[key]
             target[path[-1]] = value
         else:
             group, name, value = data.draw(tensor_changes(tensors))
             tensors[group][name] = value
         for mark in set(read_marks(run).values()):
             save_checkpoint(run, mark, tensors, meta)
-        for argv in (["sample", "run", "--length", "3", "--seed", "0"],
-                     ["train", "--resume", "run", "--max-steps", "7", "--max-minutes", "0.05",
-                      "--no-progress", "--sample-length", "0"]):
-            code = main(argv)
-            err = capsys.readouterr().err
-            assert code in (0, 2), (argv, err)
-            assert "Traceback" not in err
+        USES[which](run)
 
 
-def test_the_materials_are_sound(materials):
-    """The unchanged run loads: what the hostile tests refuse is the change, not the fixture."""
-    tensors, meta = load_checkpoint(materials / "run")
-    assert meta["step"] == 5 and meta["vocab"] == sorted(set(TEXT))
+def test_the_materials_are_sound(materials, tmp_path):
+    """The unchanged runs load and resume: what the hostile tests refuse is the change, not the fixtures."""
+    _, meta = load_checkpoint(materials / "run")
+    assert meta["trainer"]["step"] == 5 and meta["spec"]["vocab"] == sorted(set(TEXT))
+    run = shutil.copytree(materials / "run", tmp_path / "run")
+    language_model.resume(run, {"max_steps": 7}, progress=False, echo=quiet)
+    sample_three(run)
+    assert load_checkpoint(run)[1]["trainer"]["step"] == 7
+    classifier = shutil.copytree(materials / "classifier", tmp_path / "classifier")
+    classification.resume(classifier, {"max_steps": 5}, progress=False, echo=quiet)
+    assert load_checkpoint(classifier)[1]["trainer"]["step"] == 5
+    assert classification.predict([classification.load_run(classifier)], ["a great film"]).shape == (1, 3)

@@ -11,6 +11,7 @@ from rnnkit.training.checkpoint import load_checkpoint
 from rnnkit.training.config import TrainConfig
 from rnnkit.training.loop import Trainer
 from rnnkit.training.metrics_log import read_metrics
+from rnnkit.training.run_meta import RunRecord
 
 TEXT = "the quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs.\n" * 20
 
@@ -24,7 +25,7 @@ def make_trainer(run_dir, **options) -> Trainer:
                              sample_length=20)
     train_config = TrainConfig(**({"epochs": 50, "eval_every": 4, "checkpoint_every": 5, "sample_every": 0,
                                    "schedule": "char-rnn", "decay_after": 1, "decay": 0.9} | options))
-    return Trainer(task, train_config, run_dir, meta={"task": "char-lm"}, progress=False)
+    return Trainer(task, train_config, run_dir, run=RunRecord("char-lm", {}), progress=False)
 
 
 def train_losses(run_dir) -> dict[int, float]:
@@ -54,10 +55,21 @@ def test_checkpoints_keep_best_and_last_and_hold_the_step(tmp_path):
     trainer = make_trainer(tmp_path, max_steps=12)
     trainer.fit()
     _, meta = load_checkpoint(tmp_path)
-    assert meta["step"] == 12
+    assert meta["trainer"]["step"] == 12
     _, best = load_checkpoint(tmp_path, which="best")
-    assert best["best_score"] == min(r["val_loss"] for r in read_metrics(tmp_path) if "val_loss" in r)
+    assert best["trainer"]["best_score"] == min(r["val_loss"] for r in read_metrics(tmp_path) if "val_loss" in r)
     assert len(list((tmp_path / "checkpoints").iterdir())) <= 2
+
+
+def test_checkpoints_keep_the_run_record_apart_from_the_trainer_state(tmp_path):
+    trainer = Trainer(make_trainer(tmp_path / "x").task, TrainConfig(max_steps=2, sample_every=0), tmp_path / "run",
+                      run=RunRecord("char-lm", {"seq_len": 10}), progress=False)
+    trainer.fit()
+    _, meta = load_checkpoint(tmp_path / "run")
+    assert (meta["run_format"], meta["task"], meta["spec"]) == (2, "char-lm", {"seq_len": 10})
+    assert meta["trainer"]["config"] == TrainConfig(max_steps=2, sample_every=0).to_json()
+    assert {"step", "optimizer", "task_state", "rng", "schedule", "best_score", "evals_without_improvement",
+            "log_window"} <= set(meta["trainer"])
 
 
 def test_training_lowers_the_validation_loss(tmp_path):
@@ -90,7 +102,7 @@ def test_monitoring_a_maximised_metric_keeps_the_highest(tmp_path):
     result = trainer.fit()
     assert result["best_score"] == 0.7
     _, best = load_checkpoint(tmp_path, which="best")
-    assert best["step"] == 8                    # the second validation, every 4 steps
+    assert best["trainer"]["step"] == 8         # the second validation, every 4 steps
 
 
 def test_log_every_averages_updates_and_resumes_exactly(tmp_path):

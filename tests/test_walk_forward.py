@@ -1,19 +1,20 @@
-"""Walk-forward updating of one-step forecasts (``walk_forward``, ``--walk-forward N``): no look-ahead,
-N = 0 is the frozen model, members walk on their own, the CLI."""
-
-import json
+"""Walk-forward updating of one-step forecasts (``rnnkit.tasks.walk_forward``): no look-ahead, N = 0 is the
+frozen model, members walk on their own with their training run's settings, evaluate walks under a key of
+its own. (``forecast eval --walk-forward N`` is tested in test_cli_forecast.py.)"""
 
 import numpy as np
 import pytest
 
-from rnnkit.cli.forecast import Member, load_ensemble, method_forecasts, walk_settings
-from rnnkit.cli.main import main
 from rnnkit.errors import ConfigError
 from rnnkit.models.forecaster import Forecaster, ForecasterConfig
 from rnnkit.optim import Adam
-from rnnkit.tasks.forecasting import SeriesTransform, WalkForward, forecast, learn, walk_forward
+from rnnkit.tasks import forecasting
+from rnnkit.tasks.forecasting import Member, SeriesSource, method_forecasts
+from rnnkit.tasks.series import SeriesTransform, forecast
+from rnnkit.tasks.walk_forward import WalkForward, copy_model, learn, walk_forward
 from rnnkit.training.config import TrainConfig
-from test_backtest import TINY, write_series
+from rnnkit.training.loop import TrainingDiverged
+from tiny_forecasts import is_png, results, tiny_config, tiny_spec, write_series
 
 MONTHS = np.arange(72)
 SERIES = 100 + 2 * MONTHS + 15 * np.sin(2 * np.pi * MONTHS / 12) + np.random.default_rng(0).normal(0, 3, 72)
@@ -78,6 +79,24 @@ def test_targets_must_increase():
         walk_forward(model, transform, SERIES, TARGETS[::-1], LOOK_BACK, walk(1))
 
 
+def test_copy_model_is_a_new_model_with_the_same_values():
+    model, _ = tiny_model()
+    copy = copy_model(model)
+    assert copy is not model and copy.config == model.config and copy.dtype == model.dtype
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(copy.state_dict()[name], value)
+        assert copy.state_dict()[name] is not value
+
+
+def test_a_diverging_walk_says_what_to_do():
+    model, transform = tiny_model()
+    garbled = SERIES.copy()
+    garbled[48] = np.nan                                           # a NaN loss once x_48 is known
+    with pytest.raises(TrainingDiverged, match="walk-forward updating diverged: .*fewer updates, or train with a "
+                                               "lower `lr`"):
+        walk_forward(model, transform, garbled, TARGETS, LOOK_BACK, walk(1, batch_size=100))
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """Two tiny runs (seeds 0 and 1) on a 72-month series whose test part is months 48-71."""
@@ -85,37 +104,43 @@ def runs(tmp_path_factory):
     data, _ = write_series(root / "data")
     paths = [root / f"seed-{seed}" for seed in (0, 1)]
     for seed, path in enumerate(paths):
-        assert main(["forecast", "train", "--data-dir", str(data), "--out", str(path), "--seed", str(seed),
-                     *TINY]) == 0
+        forecasting.train(tiny_spec(SeriesSource.built_in("airline-passengers", data)), tiny_config(seed=seed), path,
+                          progress=False, echo=lambda _: None)
     return paths, data
 
 
 def test_an_ensemble_walks_each_member_on_its_own_and_averages(runs):
     paths, _ = runs
-    members, meta = load_ensemble(paths, "best")
+    members, _ = forecasting.load_members(paths, "best")
     assert all(isinstance(member, Member) for member in members)
     forecasts = method_forecasts(members, SERIES, TARGETS, 12, labels=["a", "b"], walk=2)
     for label, member in zip("ab", members):
         alone = walk_forward(member.model, member.transform, SERIES, TARGETS, member.look_back,
-                             walk_settings(member.meta, 2))
+                             WalkForward(2, member.config, member.batch_size))
         np.testing.assert_array_equal(forecasts[label], alone)
     np.testing.assert_array_equal(forecasts["lstm ensemble"], (forecasts["a"] + forecasts["b"]) / 2)
-    settings = walk_settings(members[1].meta, 2)                   # the training run's own settings
-    assert (settings.config.seed, settings.config.lr, settings.batch_size) == (1, 3e-3, 8)
+    member = members[1]                                            # the training run's own settings
+    assert (member.config.seed, member.config.lr, member.batch_size) == (1, 3e-3, 8)
 
 
-def test_eval_walks_forward_under_a_key_of_its_own(runs, capsys):
+def test_evaluate_walks_forward_under_a_key_of_its_own(runs):
     paths, _ = runs
-    assert main(["forecast", "eval", str(paths[0]), "--walk-forward", "0"]) == 0
-    assert main(["forecast", "eval", str(paths[0]), "--walk-forward", "3"]) == 0
-    assert "walking forward 3 updates per point" in capsys.readouterr().out
-    results = json.loads((paths[0] / "results.json").read_text())
-    frozen, walked = results["airline-passengers-1-step"], results["airline-passengers-1-step-walk-forward-3"]
+    members, spec = forecasting.load_members(paths[:1])
+    frozen_scores = forecasting.evaluate(members, spec, paths[0], walk=0)
+    walked_scores = forecasting.evaluate(members, spec, paths[0], walk=3)
+    assert "walking forward" not in frozen_scores.title
+    assert walked_scores.title == "airline-passengers: 24 test points, 1-step-ahead forecasts, walking forward 3 " \
+                                  "updates per point"
+    saved = results(paths[0])
+    frozen, walked = saved["airline-passengers-1-step"], saved["airline-passengers-1-step-walk-forward-3"]
+    assert (frozen, walked) == (frozen_scores.table, walked_scores.table)
     assert walked["lstm"] != frozen["lstm"] and walked["seasonal naive"] == frozen["seasonal naive"]
-    assert (paths[0] / "forecast-1-walk-forward-3.png").read_bytes().startswith(b"\x89PNG")
+    assert is_png(paths[0] / "forecast-1-walk-forward-3.png")
 
 
-def test_walk_forward_is_one_step_only(runs, capsys):
+def test_walk_forward_is_one_step_only(runs):
     paths, _ = runs
-    assert main(["forecast", "eval", str(paths[0]), "--steps", "2", "--walk-forward", "1"]) == 2
-    assert "one-step forecasts only" in capsys.readouterr().err
+    members, spec = forecasting.load_members(paths[:1])
+    with pytest.raises(ConfigError, match="one-step forecasts only, not 2-step ones: use `steps` 1 or "
+                                          "`walk_forward` 0"):
+        forecasting.evaluate(members, spec, paths[0], steps=2, walk=1)

@@ -1,23 +1,17 @@
-"""Shared helpers for the CLI fault tests: a tiny corpus, a tiny model, and the one-line error check."""
+"""Shared helpers of the command-line tests (only test_cli_* files import this: it imports rnnkit.cli):
+a tiny corpus, a tiny model trained by ``rnnkit train``, and the one-line error check."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from rnnkit.cli.main import main
+from tiny_lm import TEXT, write_corpus  # noqa: F401  (re-exported: the corpus the CLI tests train on)
 
-TEXT = "the quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs.\n" * 20
-
-# A model small enough that one update takes about a millisecond.
+# A model small enough that one update takes about a millisecond (tiny_lm.tiny_spec through the flags).
 TINY_MODEL = ["--hidden", "8", "--layers", "1", "--embedding", "4", "--batch", "2", "--seq-len", "8",
               "--eval-every", "5", "--checkpoint-every", "5", "--sample-every", "0", "--sample-length", "0",
               "--no-progress"]
-
-
-def write_corpus(directory: Path, text: str = TEXT, name: str = "corpus.txt") -> Path:
-    path = directory / name
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def train(corpus: Path, run: Path, *options: str) -> int:

@@ -3,8 +3,12 @@
     rnnkit train [TEXT_FILE ...]      learn a character model (default: rnnkit's own source)
     rnnkit sample RUN_DIR             generate text (or poems) from it
     rnnkit plot RUN_DIR               draw its loss curves
-    rnnkit classify train|eval|predict    sentiment / text classification (SST-2, ChnSentiCorp)
-    rnnkit forecast train|eval|predict|backtest    time-series forecasting (airline passengers, ...)
+    rnnkit classify train|eval|predict    classify labelled texts (your CSV/TSV; SST-2, ChnSentiCorp built in)
+    rnnkit forecast train|eval|predict|backtest    forecast a series (your CSV; four classic series built in)
+
+Each command parses its flags, calls a task of ``rnnkit.tasks`` and prints what it returns.
+The library names the fields of its dataclasses in its errors (`batch_size`); here they
+read as the flags that stand for them (--batch).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import argparse
 import sys
 
 from rnnkit.cli import classify, forecast, plot, sample, train
+from rnnkit.cli.flags import in_flags
 from rnnkit.errors import RnnkitError
 
 COMMANDS = (train, sample, plot, classify, forecast)
@@ -32,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args) or 0
     except RnnkitError as error:
-        print(f"rnnkit: error: {error}", file=sys.stderr)
+        print(f"rnnkit: error: {in_flags(str(error), getattr(args, 'flag_of_field', {}))}", file=sys.stderr)
         return 2
     except OSError as error:
         where = f": {error.filename}" if error.filename else ""

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnkit.cli.options import non_negative, positive
+from rnnkit.cli.flags import non_negative, positive
 from rnnkit.errors import ConfigError, DataError
-from rnnkit.tasks.language_model import load_language_model
+from rnnkit.tasks import language_model
 from rnnkit.tasks.poems import generate_poem
 from rnnkit.tasks.sampling import generate
 
@@ -40,7 +40,8 @@ def register(subcommands) -> None:
 def run_sample(args: argparse.Namespace) -> int:
     check_options(args)
     temperature = args.temperature or DEFAULT_TEMPERATURE
-    model, vocab, _ = load_language_model(args.model, args.which)
+    run = language_model.load_run(args.model, args.which)
+    model, vocab = run.model, run.spec.vocab
     rng = np.random.default_rng(args.seed)
     if args.poem or args.acrostic:
         lines = args.lines or (len(args.acrostic) if args.acrostic else 4)

@@ -1,56 +1,18 @@
-"""Epochs of mini-batches whose order depends only on the seed and the epoch number.
+"""The part of the training-task protocol (``rnnkit.training.loop``) that tasks of shuffled
+mini-batches share: epochs whose batch order depends only on the seed and the epoch number.
 
-A task hands ``EpochBatches`` a function ``epoch -> list of batches`` (each batch
-the example indices it holds, shuffled with ``default_rng([seed, epoch])``, say). The
-position (epoch, next batch) is then all a checkpoint needs to resume with exactly
-the batch an uninterrupted run would have seen next.
+A subclass sets ``self.batch_order = EpochBatches(self.epoch_batches)`` (the one resumable
+batch iterator, ``rnnkit.data.batches``) and writes ``epoch_batches(epoch)`` (each batch the
+example indices it holds, shuffled with ``default_rng([seed, epoch])``, say), ``train_step``
+and ``evaluate``.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Iterator
-
-import numpy as np
-
-from rnnkit.errors import CheckpointError
-
-
-class EpochBatches:
-    def __init__(self, batches_of_epoch: Callable[[int], list[np.ndarray]]):
-        self.batches_of_epoch = batches_of_epoch
-        self.num_batches = len(batches_of_epoch(0))
-        self.epoch, self.position = 0, 0       # the next batch is batch `position` of epoch `epoch`
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        """The rest of the current epoch; the position moves past each batch handed out."""
-        batches = self.batches_of_epoch(self.epoch)
-        for k in range(self.position, len(batches)):
-            self.position = k + 1
-            if self.position == len(batches):
-                self.epoch, self.position = self.epoch + 1, 0
-            yield batches[k]
-
-    def state_dict(self) -> dict:
-        return {"epoch": self.epoch, "position": self.position, "num_batches": self.num_batches}
-
-    def load_state_dict(self, state: dict) -> None:
-        if not isinstance(state, dict) or state.get("num_batches") != self.num_batches:
-            saved = state.get("num_batches") if isinstance(state, dict) else None
-            raise CheckpointError(f"the saved data position is for {saved} batches per epoch, these data give "
-                                  f"{self.num_batches}: resume with the same data and --batch")
-        epoch, position = state.get("epoch"), state.get("position")
-        if not (isinstance(epoch, int) and isinstance(position, int) and epoch >= 0
-                and 0 <= position < self.num_batches):
-            raise CheckpointError(f"the saved data position (epoch {epoch!r}, batch {position!r}) is invalid: "
-                                  "the checkpoint is damaged")
-        self.epoch, self.position = epoch, position
+from rnnkit.data.batches import EpochBatches
 
 
 class EpochTask:
-    """The part of the training-task protocol (``rnnkit.training.loop``) that a task walking
-    ``EpochBatches`` shares: a subclass sets ``self.batch_order = EpochBatches(self.epoch_batches)``
-    and writes ``epoch_batches``, ``train_step`` and ``evaluate``."""
-
     unit = "seq"
     batch_order: EpochBatches
 

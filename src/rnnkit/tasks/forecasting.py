@@ -1,412 +1,350 @@
-"""Time-series forecasting as a training task, and forecasts in the series' own units.
+"""Forecasting one series: the run spec and its workflows (train, refit, resume, eval, predict).
 
-The series x is first made stationary and scaled (``SeriesTransform``):
+The arithmetic (transform, splits, windows, forecasts, baselines, the training task) is in
+``rnnkit.tasks.series``; backtests in ``rnnkit.tasks.backtest``; learning while forecasting in
+``rnnkit.tasks.walk_forward``.
 
-    u_t = log x_t                     (optional, for a multiplicative trend or season)
-    w_t = u_t - u_{t-s}               (optional seasonal differencing, s = the period)
-    v_t = w_t - w_{t-1}               (optional first differencing)
-    z_t = scale(v_t)                  (min-max or standard, fitted on the training part only)
+The series is the user's own CSV (``SeriesSource(file=..., column=..., date_column=...,
+season=...)``) or one of the four built-in ones (``SeriesSource.built_in("airline-passengers")``)::
 
-so z starts ``offset = s + 1`` steps (at most) after x. The model reads the
-``look_back`` values z_{t-L} ... z_{t-1} and predicts z_t ... z_{t+H-1} (H = horizon).
-A prediction is turned back into the series' units with the values before it:
+    spec = ForecastSpec(SeriesSource(file="sales.csv", column="units", date_column="month"))
+    result = train(spec, train_config(), Path("runs/sales"))
+    members, trained_spec = load_members([Path("runs/sales")])
+    scores = evaluate(members, trained_spec, Path("runs/sales"), steps=3)
 
-    v_hat = unscale(z_hat);  w_hat_t = v_hat + w_{t-1};  u_hat_t = w_hat_t + u_{t-s};  x_hat_t = exp u_hat_t
+The first ``train_fraction`` of the series trains (its last ``val_fraction`` for early
+stopping), the rest is tested; the transform is fitted on the training part only, and every
+forecast is turned back into the series' own units before it is scored, against persistence
+and seasonal naive on the very same points.
 
-*One-step* forecasts use the actual past for every test point (a rolling forecast).
-An *h-step* forecast starts from the actual past up to t-h and then either feeds
-its own forecasts back in (``recursive``, a one-output model) or reads the h-th of
-the H outputs of one model call (``direct``, h <= H).
-
-Splits: the first ``train_fraction`` of the series trains (as the LSTM tutorial's
-67 %), its last ``val_fraction`` serves for early stopping (a *refit* then trains
-on all of the training part, validation windows included), and the rest is the
-test part; every point of the test part is a test target, for the model and for
-the baselines (persistence x_hat_t = x_{t-h}, seasonal naive x_hat_t = x_{t-ks},
-ks the first multiple of s >= h) alike.
-
-Backtesting (rolling-origin evaluation, Hyndman's time-series cross-validation) compares
-settings on more than one block, inside the training part only. With n training values,
-K folds and blocks of b points, fold k = 1 .. K has the forecast origin
-
-    o_k = n - (K - k + 1) b           (so the last block ends at n)
-
-and is a run of its own on the values [0, o_k): transform fitted on them, early stopping
-on their last ``val_fraction``; its one-step forecasts are scored on [o_k, o_k + b), the
-baselines on the very same points. ``backtest_splits`` gives the folds as ``SeriesSplit``s
-whose "test part" is the block.
-
-Walk-forward updating (``walk_forward``; the rolling refit of forecasting practice) lets
-the model go on learning while it forecasts one step ahead. For the targets t in order:
-
-    x_hat_t = the model's forecast from the values before t      (x_t and later are not read)
-    x_t becomes known: N updates on mini-batches of the windows whose targets are all <= t
-
-with the optimizer settings that trained the model (Adam's moments start afresh at the
-first target, then carry on from point to point) and the transform fitted on the training
-part, never refitted. N = 0 is the frozen model of ``forecast``. An ensemble walks each
-member forward on its own and averages their forecasts.
+A *refit* (``train(..., refit=True)``) first trains with early stopping into
+RUN_DIR/early-stopping, then trains a fresh model (same seed and settings) on the whole
+training part for the best checkpoint's number of updates.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
-from rnnkit.data.timeseries import (MinMaxScaler, StandardScaler, difference, seasonal_naive_forecast,
-                                    train_test_split_series)
-from rnnkit.errors import CheckpointError, ConfigError, DataError
-from rnnkit.losses import mse_loss
-from rnnkit.metrics import mae, rmse
-from rnnkit.models.forecaster import Forecaster
-from rnnkit.optim import Optimizer
-from rnnkit.tasks.epochs import EpochBatches, EpochTask
-from rnnkit.training.config import TrainConfig, make_optimizer
-from rnnkit.training.loop import TrainingDiverged, clip_gradients
+from rnnkit.data.datasets import default_data_dir
+from rnnkit.data.tables import file_sha256
+from rnnkit.data.timeseries import SERIES, TimeSeries, load_series, read_series_csv
+from rnnkit.errors import ConfigError
+from rnnkit.models.forecaster import Forecaster, ForecasterConfig
+from rnnkit.plots import plot_forecast
+from rnnkit.tasks import runs
+from rnnkit.tasks.series import (SCALERS, STRATEGIES, ForecastingTask, SeriesSplit, SeriesTransform,
+                                 baseline_forecasts, error_table, forecast, forecast_future)
+from rnnkit.tasks.walk_forward import WalkForward, walk_forward
+from rnnkit.training.config import TrainConfig
 
-SCALERS = {"minmax": MinMaxScaler, "standard": StandardScaler}
-STRATEGIES = ("recursive", "direct")
+TASK = "forecast"
+PARTS = ("test", "val")
+EARLY_STOPPING_DIR = "early-stopping"      # a refit run's first run, inside its run directory
+# The TrainConfig fields whose defaults differ for this task.
+TRAIN_DEFAULTS = {"sample_every": 0, "epochs": 200, "lr": 3e-3, "eval_every": 20, "patience": 20}
 
 
 @dataclass
-class SeriesTransform:
-    """x -> z and back (see the module doc). Fit it on the training part before use."""
+class SeriesSource:
+    """One series: the user's own CSV ``file`` (its ``column``; ``date_column`` and ``season`` optional),
+    or a built-in ``series`` read from ``folder`` (the data directory's time_series/)."""
 
-    log: bool = False
-    difference: bool = False
-    seasonal_lag: int = 0                # 0: no seasonal differencing
-    scaler: str = "minmax"
-    scaler_state: str | None = None      # the fitted scaler's JSON
+    file: str | None = None
+    column: str | None = None
+    date_column: str | None = None
+    season: int | None = None              # steps per season; None: from the dates (see read_series_csv)
+    series: str | None = None
+    folder: str | None = None
+    sha256: str | None = None              # of the file, kept by prepare(): a resumed run checks it
 
     def __post_init__(self):
-        if self.scaler not in SCALERS:
-            raise ConfigError(f"unknown scaler {self.scaler!r}: choose one of {', '.join(SCALERS)}")
-        if not isinstance(self.seasonal_lag, int) or self.seasonal_lag < 0:
-            raise ConfigError(f"seasonal lag must be 0 (none) or positive, got {self.seasonal_lag!r}")
-        self._scaler = SCALERS[self.scaler].from_json(self.scaler_state) if self.scaler_state else None
-
-    @property
-    def offset(self) -> int:
-        """How many steps z starts after x."""
-        return self.seasonal_lag + int(self.difference)
-
-    def fit(self, train_values: np.ndarray) -> "SeriesTransform":
-        self._scaler = SCALERS[self.scaler]().fit(self.stationary(train_values))
-        self.scaler_state = self._scaler.to_json()
-        return self
-
-    def log_values(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float64)
-        if self.log and np.any(x <= 0):
-            raise DataError("--log needs a positive series: it has values <= 0")
-        return np.log(x) if self.log else x
-
-    def stationary(self, x: np.ndarray) -> np.ndarray:
-        """v: x after log and differencing, along axis 0 (time); ``offset`` values shorter."""
-        v = self.log_values(x)
-        if self.seasonal_lag:
-            v = difference(v, self.seasonal_lag)
-        if self.difference:
-            v = difference(v, 1)
-        return v
-
-    def transform(self, x: np.ndarray) -> np.ndarray:
-        """z (len(x) - offset, ...), z[k] belonging to x[k + offset]."""
-        if self._scaler is None:
-            raise ConfigError("the series transform is not fitted: call fit(train_values) first")
-        return self._scaler.transform(self.stationary(x))
-
-    def next_values(self, history: np.ndarray, z_hat: np.ndarray) -> np.ndarray:
-        """x_hat_t from a predicted z_t and the series before t: ``history`` (C, N), N forecasts at once.
-
-        Needs C >= offset past values (the last ``offset`` rows are used).
-        """
-        u = self.log_values(history)
-        u_hat = self._scaler.inverse_transform(z_hat)
-        if self.difference:
-            u_hat = u_hat + u[-1] - (u[-1 - self.seasonal_lag] if self.seasonal_lag else 0.0)
-        if self.seasonal_lag:
-            u_hat = u_hat + u[-self.seasonal_lag]
-        return np.exp(u_hat) if self.log else u_hat
-
-    def to_json(self) -> dict:
-        return asdict(self)
+        runs.check_field_types(self)
+        if (self.file is None) == (self.series is None):
+            raise ConfigError("give either a CSV `file` (with its `column`) or a built-in `series`, not "
+                              + ("both" if self.file else "neither"))
+        if self.file is not None and not self.column:
+            raise ConfigError(f"which column of {self.file} is the series? give its `column`")
+        if self.series is not None and self.series not in SERIES:
+            raise ConfigError(f"unknown series {self.series!r}: choose one of {', '.join(SERIES)}")
 
     @classmethod
-    def from_json(cls, data: dict) -> "SeriesTransform":
-        if not isinstance(data, dict) or set(data) - set(cls.__dataclass_fields__):
-            raise CheckpointError(f"the saved series transform {data!r} is malformed: the checkpoint is damaged")
-        return cls(**data)
+    def built_in(cls, series: str, data_dir: str | Path | None = None) -> "SeriesSource":
+        return cls(series=series, folder=str((Path(data_dir or default_data_dir()) / "time_series").resolve()))
 
+    @property
+    def name(self) -> str:
+        return self.series or Path(self.file).stem
+
+    def load(self) -> TimeSeries:
+        if self.series:
+            return load_series(self.series, self.folder)
+        return read_series_csv(self.file, self.column, self.date_column, self.season)
+
+    def moved(self, data_dir: str | Path | None = None, file: str | Path | None = None) -> "SeriesSource":
+        """The same series at a new place: the built-in ones under another ``data_dir``, or a moved ``file``."""
+        if data_dir is None and file is None:
+            return self
+        if self.series and file is None:
+            return replace(self, folder=str((Path(data_dir) / "time_series").resolve()))
+        if self.file and data_dir is None:
+            return replace(self, file=str(Path(file).resolve()))
+        raise ConfigError(f"the run reads {'the built-in series ' + self.series if self.series else self.file}: "
+                          f"give {'`data_dir`' if self.series else '`file`'} to say where it is now")
 
 @dataclass
-class SeriesSplit:
-    """Which indices of a series of ``length`` values train, validate and test.
+class ForecastSpec:
+    """A forecaster's run: the series, its split, the transform, the windows, and the model.
 
-    ``train_end`` given (a backtest fold) replaces the one ``train_fraction`` gives.
+    ``transform`` is fitted on the training part by ``prepare`` (its seasonal lag is the series'
+    season when ``seasonal``). ``fold`` marks a backtest fold's run ({"fold", "origin", "end"}: it
+    trains on the values before ``origin`` and is scored up to ``end``); ``refit`` a refit run.
     """
 
-    length: int
-    train_fraction: float = 0.67
-    val_fraction: float = 0.15           # of the training part, its end
-    train_end: int | None = None
+    TASK = TASK
+    data: SeriesSource
+    model: ForecasterConfig = field(default_factory=lambda: ForecasterConfig(hidden_size=16))
+    train_fraction: float = 0.67        # the first part trains, the rest tests
+    val_fraction: float = 0.15          # the end of the training part stops training early
+    look_back: int = 12                 # past values the model reads
+    batch_size: int = 16                # windows per batch
+    log: bool = False                   # model log x (a multiplicative season or trend)
+    difference: bool = True             # model x_t - x_{t-1}
+    seasonal: bool = True               # difference at the series' season first
+    scaler: str = "standard"            # minmax or standard
+    dtype: str = "float32"
+    transform: SeriesTransform | None = None
+    fold: dict | None = None
+    refit: dict | None = None
 
     def __post_init__(self):
+        runs.check_field_types(self)
+        if not 0 < self.train_fraction < 1:
+            raise ConfigError(f"`train_fraction` must lie between 0 and 1, got {self.train_fraction}")
         if not 0 <= self.val_fraction < 1:
-            raise ConfigError(f"val fraction must be in [0, 1), got {self.val_fraction}")
-        if self.train_end is None:
-            self.train_end = len(train_test_split_series(np.zeros(self.length), self.train_fraction)[0])
-        elif not 0 < self.train_end < self.length:
-            raise ConfigError(f"the training part must end inside the {self.length} values, not at {self.train_end}")
-        self.val_start = self.train_end - max(1, round(self.val_fraction * self.train_end))
+            raise ConfigError(f"`val_fraction` must be at least 0 and below 1, got {self.val_fraction}")
+        for name in ("look_back", "batch_size"):
+            if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
+                raise ConfigError(f"`{name}` must be a positive integer, got {getattr(self, name)!r}")
+        if self.scaler not in SCALERS:
+            raise ConfigError(f"unknown scaler {self.scaler!r}: choose one of {', '.join(SCALERS)}")
+        if self.dtype not in ("float32", "float64"):
+            raise ConfigError(f"`dtype` must be float32 or float64, got {self.dtype!r}")
 
-    @property
-    def test_targets(self) -> np.ndarray:
-        return np.arange(self.train_end, self.length)
+    def split(self, length: int) -> SeriesSplit:
+        """Which values train, validate and test (a backtest fold: its own values, its block as the test)."""
+        if self.fold:
+            return SeriesSplit(self.fold["end"], val_fraction=self.val_fraction, train_end=self.fold["origin"])
+        return SeriesSplit(length, self.train_fraction, self.val_fraction)
 
-    @property
-    def val_targets(self) -> np.ndarray:
-        """The held-out end of the training part: for early stopping and for comparing settings."""
-        return np.arange(self.val_start, self.train_end)
+    def to_json(self) -> dict:
+        data = {**asdict(self.data), "train_fraction": self.train_fraction, "val_fraction": self.val_fraction}
+        if self.fold:
+            data["backtest"] = self.fold
+        spec = {"data": data, "model_config": self.model.to_json(),
+                "transform": self.transform.to_json() if self.transform else None, "look_back": self.look_back,
+                "batch_size": self.batch_size, "log": self.log, "difference": self.difference,
+                "seasonal": self.seasonal, "scaler": self.scaler, "dtype": self.dtype}
+        if self.refit:
+            spec["refit"] = self.refit
+        return spec
 
+    @classmethod
+    def from_json(cls, data: dict) -> "ForecastSpec":
+        """Format 1 stored the transform's options only inside the fitted ``transform``."""
+        source = {key: value for key, value in data["data"].items() if key in {f.name for f in fields(SeriesSource)}}
+        transform = SeriesTransform.from_json(data["transform"])
+        return cls(data=SeriesSource(**source), model=ForecasterConfig.from_json(data["model_config"]),
+                   train_fraction=data["data"]["train_fraction"], val_fraction=data["data"]["val_fraction"],
+                   look_back=data["look_back"], batch_size=data["batch_size"],
+                   log=data.get("log", transform.log), difference=data.get("difference", transform.difference),
+                   seasonal=data.get("seasonal", transform.seasonal_lag > 0),
+                   scaler=data.get("scaler", transform.scaler), dtype=data.get("dtype", "float32"),
+                   transform=transform, fold=data["data"].get("backtest"), refit=data.get("refit"))
 
-def window_inputs(z: np.ndarray, targets: np.ndarray, look_back: int, offset: int) -> np.ndarray:
-    """Model inputs (L, N, 1): row t of the result reads z at x-indices t-L ... t-1."""
-    starts = np.asarray(targets) - look_back - offset          # z index of x[t - L]
-    return z[starts[None, :] + np.arange(look_back)[:, None]][:, :, None]
-
-
-def window_targets(z: np.ndarray, targets: np.ndarray, horizon: int, offset: int) -> np.ndarray:
-    """Scaled targets (N, H): z at x-indices t ... t+H-1."""
-    return z[np.asarray(targets)[:, None] - offset + np.arange(horizon)[None, :]]
-
-
-def windows(z: np.ndarray, targets: np.ndarray, look_back: int, offset: int, horizon: int,
-            dtype) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs (L, N, 1) and scaled targets (N, H) of the windows of ``targets``, in the model's dtype."""
-    return (window_inputs(z, targets, look_back, offset).astype(dtype),
-            window_targets(z, targets, horizon, offset).astype(dtype))
-
-
-def trainable_targets(first: int, end: int, look_back: int, offset: int, horizon: int) -> np.ndarray:
-    """Targets t in [first, end) whose window starts at or after z's start and whose H targets end before ``end``."""
-    return np.arange(max(first, look_back + offset), end - horizon + 1)
-
-
-def split_windows(split: SeriesSplit, look_back: int, offset: int, horizon: int,
-                  refit: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """The targets of the training windows (a refit: the validation ones too) and of the validation windows."""
-    train_end = split.train_end if refit else split.val_start
-    train_targets = trainable_targets(0, train_end, look_back, offset, horizon)
-    val_targets = trainable_targets(split.val_start, split.train_end, look_back, offset, horizon)
-    if len(train_targets) == 0 or len(val_targets) == 0:
-        raise DataError(f"{split.train_end} training values leave no training or validation window of "
-                        f"look-back {look_back} + differencing {offset} + horizon {horizon}: "
-                        "use a shorter --look-back or --horizon, or a larger --val-fraction")
-    return train_targets, val_targets
+    def build_model(self, rng=None) -> Forecaster:
+        return Forecaster(self.model, dtype=self.dtype, rng=rng)
 
 
-def backtest_splits(train_end: int, folds: int, block: int, val_fraction: float) -> list[SeriesSplit]:
-    """The K folds of a backtest inside the first ``train_end`` values (see the module doc): fold k trains
-    on [0, o_k) and is scored on [o_k, o_k + block); the last block ends at ``train_end``."""
-    if folds < 1 or block < 1:
-        raise ConfigError(f"a backtest needs at least one fold of at least one point, got {folds} of {block}")
-    first = train_end - folds * block
-    if first < 1:
-        raise ConfigError(f"{folds} folds of {block} points need more than {folds * block} values, but the "
-                          f"training part has {train_end}: use fewer --folds or a shorter --block")
-    return [SeriesSplit(origin + block, val_fraction=val_fraction, train_end=origin)
-            for origin in range(first, train_end, block)]
+Spec = ForecastSpec
 
 
-def check_backtest(splits: list[SeriesSplit], look_back: int, offset: int, horizon: int, period: int) -> None:
-    """Every fold has training and validation windows, and every scored point a value one season before."""
-    for number, split in enumerate(splits, start=1):
-        where = f"backtest fold {number} of {len(splits)} trains on the first {split.train_end} values only"
-        try:
-            split_windows(split, look_back, offset, horizon)
-        except DataError as error:
-            raise DataError(f"{where}: {error}; or use fewer --folds or a shorter --block") from None
-        if split.train_end < period:
-            raise DataError(f"{where}, less than one season ({period}) before its first scored point, which "
-                            "seasonal naive needs: use fewer --folds or a shorter --block")
+class Member(NamedTuple):
+    """One trained model of an ensemble, with what forecasting needs: its transform and look-back, and
+    (for walking forward) the options it was trained with."""
 
-
-def backtest_summary(splits: list[SeriesSplit], values: np.ndarray,
-                     fold_forecasts: list[dict[str, np.ndarray]]) -> dict:
-    """Each fold's errors, their mean over the folds, and the errors over all scored points together."""
-    actual = [values[split.test_targets] for split in splits]
-    folds = [{"fold": number, "origin": split.train_end, "end": split.length, "errors": error_table(a, f)}
-             for number, (split, a, f) in enumerate(zip(splits, actual, fold_forecasts), start=1)]
-    mean = {name: {metric: float(np.mean([fold["errors"][name][metric] for fold in folds]))
-                   for metric in ("rmse", "mae")} for name in fold_forecasts[0]}
-    pooled = {name: np.concatenate([f[name] for f in fold_forecasts]) for name in fold_forecasts[0]}
-    return {"folds": folds, "mean": mean, "all": error_table(np.concatenate(actual), pooled)}
-
-
-def forecast(model: Forecaster, transform: SeriesTransform, values: np.ndarray, targets: np.ndarray,
-             look_back: int, steps: int = 1, strategy: str = "recursive") -> np.ndarray:
-    """x_hat_t for each target t, forecast ``steps`` ahead from the actual values before t - steps + 1."""
-    if strategy not in STRATEGIES:
-        raise ConfigError(f"unknown strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
-    if strategy == "direct" and steps > model.config.horizon:
-        raise ConfigError(f"a direct forecast reaches {model.config.horizon} steps (the model's horizon), "
-                          f"not {steps}: use --strategy recursive or train with --horizon {steps}")
-    context = look_back + transform.offset                     # past values one forecast needs
-    origins = np.asarray(targets) - steps + 1
-    if origins.min() < context:
-        raise DataError(f"target {int(origins.min()) + steps - 1} has fewer than {context} values before its "
-                        "forecast origin: use a shorter --look-back")
-    values = np.asarray(values, dtype=np.float64)
-    history = values[origins[None, :] - context + np.arange(context)[:, None]]      # (C, N)
-    model.eval()
-    if strategy == "direct":
-        z_hat = _predict(model, transform, history, look_back)                      # (N, H)
-        for h in range(steps):
-            history = np.vstack([history, transform.next_values(history, z_hat[:, h])])
-    else:
-        for _ in range(steps):
-            z_hat = _predict(model, transform, history[-context:], look_back)[:, 0]
-            history = np.vstack([history, transform.next_values(history, z_hat)])
-    model.train()
-    return history[-1]
-
-
-def forecast_future(model, transform, values, look_back: int, steps: int, strategy: str) -> np.ndarray:
-    """The next ``steps`` values after the end of the series."""
-    values = np.append(np.asarray(values, dtype=np.float64), np.zeros(steps))      # placeholders, never read
-    end = len(values) - steps
-    return np.array([forecast(model, transform, values[:end + h], np.array([end + h - 1]), look_back, h,
-                              strategy)[0] for h in range(1, steps + 1)])
-
-
-def _predict(model: Forecaster, transform: SeriesTransform, history: np.ndarray, look_back: int) -> np.ndarray:
-    z = transform.transform(history)[-look_back:]                                  # (L, N)
-    return model(z[:, :, None].astype(model.dtype)).astype(np.float64)
-
-
-@dataclass
-class WalkForward:
-    """How a model learns while it forecasts (see the module doc): ``updates`` per known value, with the
-    optimizer, learning rate, clipping, weight decay and seed of ``config`` and batches of ``batch_size``
-    (a learning-rate schedule is not continued: the rate is ``config.lr``)."""
-
-    updates: int
+    model: Forecaster
+    transform: SeriesTransform
+    look_back: int
     config: TrainConfig
     batch_size: int
 
 
-def walk_forward(model: Forecaster, transform: SeriesTransform, values: np.ndarray, targets: np.ndarray,
-                 look_back: int, walk: WalkForward) -> np.ndarray:
-    """One-step forecasts x_hat_t of ``targets`` (increasing), the model learning each x_t once it is known.
-
-    x_hat_t is computed from ``values[:t]`` alone, then ``walk.updates`` updates on every window whose
-    targets are all <= t. A copy of ``model`` walks; ``model`` itself is left as it is.
-    """
-    targets = np.asarray(targets)
-    if walk.updates == 0:
-        return forecast(model, transform, values, targets, look_back)
-    if np.any(np.diff(targets) <= 0):
-        raise ConfigError("walk-forward forecasts need their targets in increasing order")
-    model, values = copy_model(model), np.asarray(values, dtype=np.float64)
-    optimizer = make_optimizer(walk.config, model)             # fresh Adam moments at the first target
-    forecasts = []
-    for t in targets:
-        forecasts.append(forecast(model, transform, values[:t], np.array([t]), look_back)[0])
-        rng = np.random.default_rng([walk.config.seed, t])       # the batches depend on seed and t only
-        learn(model, optimizer, transform, values[:t + 1], look_back, walk, rng)
-    return np.array(forecasts)
+# -- training --------------------------------------------------------------------------------
 
 
-def copy_model(model: Forecaster) -> Forecaster:
-    """A new Forecaster with the same config, dtype and parameter values."""
-    copy = Forecaster(model.config, model.dtype)
-    copy.load_state_dict(model.state_dict())
-    return copy
+def train_config(**options) -> TrainConfig:
+    """TrainConfig with this task's defaults (TRAIN_DEFAULTS) under ``options``."""
+    return TrainConfig(**{**TRAIN_DEFAULTS, **options})
 
 
-def learn(model: Forecaster, optimizer: Optimizer, transform: SeriesTransform, known: np.ndarray, look_back: int,
-          walk: WalkForward, rng: np.random.Generator) -> None:
-    """``walk.updates`` updates, each on ``walk.batch_size`` windows drawn (without replacement) from all
-    the windows of ``known``."""
-    offset, horizon = transform.offset, model.config.horizon
-    z = transform.transform(known)
-    candidates = trainable_targets(0, len(known), look_back, offset, horizon)
-    model.set_rng(rng)                                        # dropout masks, if any
-    for _ in range(walk.updates):
-        batch = rng.choice(candidates, size=min(walk.batch_size, len(candidates)), replace=False)
-        update(model, optimizer, *windows(z, batch, look_back, offset, horizon, model.dtype), walk.config)
+def prepare(spec: ForecastSpec) -> tuple[ForecastSpec, TimeSeries, SeriesSplit]:
+    """The spec with its transform fitted on the training part; the series and its split."""
+    series = spec.data.load()
+    split = spec.split(len(series.values))
+    transform = SeriesTransform(log=spec.log, difference=spec.difference,
+                                seasonal_lag=series.period if spec.seasonal else 0, scaler=spec.scaler)
+    transform.fit(series.values[:split.train_end])
+    data = replace(spec.data, sha256=file_sha256(spec.data.file)) if spec.data.file else spec.data
+    return replace(spec, data=data, transform=transform), series, split
 
 
-def update(model: Forecaster, optimizer: Optimizer, inputs: np.ndarray, expected: np.ndarray,
-           config: TrainConfig) -> float:
-    """One update as the training loop makes it (``rnnkit.training.loop``): loss, backward, clip, step."""
-    model.zero_grad()
-    loss = mse_step(model, inputs, expected)
-    norm = clip_gradients(model.grads, config)
-    if not (math.isfinite(loss) and math.isfinite(norm)):
-        raise TrainingDiverged(f"walk-forward updating diverged: loss {loss}, gradient norm {norm}; "
-                               "walk forward with fewer updates, or train with a lower --lr")
-    optimizer.step()
-    return loss
+def loaded(spec: ForecastSpec) -> tuple[TimeSeries, SeriesSplit]:
+    """The series of a trained run's spec and its split."""
+    series = spec.data.load()
+    return series, spec.split(len(series.values))
 
 
-def mse_step(model: Forecaster, inputs: np.ndarray, expected: np.ndarray) -> float:
-    """Forward and backward of the mean squared error of a batch of windows (gradients added to ``model``)."""
-    model.train()
-    loss, dprediction = mse_loss(model(inputs), expected)
-    model.backward(dprediction)
-    return float(loss)
+def train(spec: ForecastSpec, config: TrainConfig, run_dir: Path, refit: bool = False, progress: bool = True,
+          echo=print) -> runs.TrainResult:
+    """A new run (model seeded by ``config.seed``) into ``run_dir``; with ``refit`` (see the module doc)
+    the early-stopping run goes to RUN_DIR/early-stopping first."""
+    run_dir = runs.check_new_run_dir(Path(run_dir))
+    spec, series, split = prepare(spec)
+    if refit:
+        early = train_fresh(spec, series.values, split, config, run_dir / EARLY_STOPPING_DIR, progress, echo)
+        updates = int(early.trainer["step"])
+        spec = replace(spec, refit={"updates": updates, "early_stopping_run": EARLY_STOPPING_DIR})
+        config = replace(config, max_steps=updates, eval_every=updates, patience=0)   # one (in-sample) validation
+    task = ForecastingTask(spec.build_model(rng=config.seed), spec.transform, series.values, split, spec.look_back,
+                           spec.batch_size, config.seed, refit=refit)
+    return runs.fit(task, spec, config, run_dir, progress=progress, echo=echo)
 
 
-def baseline_forecasts(values: np.ndarray, targets: np.ndarray, period: int, steps: int = 1) -> dict[str, np.ndarray]:
-    """Persistence x_{t-h} and seasonal naive x_{t-ks} (ks the first multiple of the period >= h)."""
-    return {"persistence": seasonal_naive_forecast(values, targets, lag=steps),
-            "seasonal naive": seasonal_naive_forecast(values, targets, lag=period * math.ceil(steps / period))}
+def train_fresh(spec: ForecastSpec, values: np.ndarray, split: SeriesSplit, config: TrainConfig, run_dir: Path,
+                progress: bool = True, echo=print) -> runs.TrainedRun:
+    """A new model (seed ``config.seed``) trained on ``split``'s training windows, stopping early on its
+    validation windows, into ``run_dir``: its best checkpoint. An interruption stops everything."""
+    task = ForecastingTask(spec.build_model(rng=config.seed), spec.transform, values, split, spec.look_back,
+                           spec.batch_size, config.seed)
+    if runs.fit(task, spec, config, run_dir, progress=progress, echo=echo).stop_reason == "interrupted":
+        raise KeyboardInterrupt
+    return load_run(run_dir)
 
 
-def error_table(actual: np.ndarray, forecasts: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
-    """RMSE and MAE of each named forecast of ``actual``."""
-    return {name: {"rmse": rmse(actual, f), "mae": mae(actual, f)} for name, f in forecasts.items()}
+def resume(run_dir: Path, changes: dict | None = None, data_dir: Path | None = None, file: Path | None = None,
+           progress: bool = True, echo=print) -> runs.TrainResult:
+    """Continue the run in ``run_dir`` exactly; ``changes`` of the resumable options (``runs.RESUMABLE``);
+    ``data_dir`` or ``file``: where its series is now, if it moved. A refit run cannot resume."""
+    changes = changes or {}
+    tensors, spec, trainer = runs.read_run(run_dir, "last", TASK)
+    if spec.refit:
+        raise ConfigError(f"{run_dir} is a refit run, which trains twice from the start and cannot resume: "
+                          "start a new run")
+    model = runs.fresh_model(tensors, spec, run_dir)
+    spec = replace(spec, data=spec.data.moved(data_dir, file))
+    if spec.data.file:
+        runs.check_same_file(spec.data.file, spec.data.sha256, "file")
+    config = runs.resumed_config(trainer, changes, run_dir)
+    series, split = loaded(spec)
+    task = ForecastingTask(model, spec.transform, series.values, split, spec.look_back, spec.batch_size,
+                           config.seed)
+    return runs.fit(task, spec, config, Path(run_dir), resume=True, new_lr=changes.get("lr"), progress=progress,
+                    echo=echo)
 
 
-class ForecastingTask(EpochTask):
-    """Windows of one series: shuffled mini-batches of the training targets; validation on the held-out end.
+# -- trained runs ----------------------------------------------------------------------------
 
-    ``refit``: train on the validation windows too (every window of the training part), for a number of
-    updates chosen before on validation; its validation loss is then measured on windows it trained on.
-    """
 
-    unit = "window"
+def load_run(path, which: str = "best") -> runs.TrainedRun:
+    return runs.load_run(path, which, TASK)
 
-    def __init__(self, model: Forecaster, transform: SeriesTransform, values: np.ndarray, split: SeriesSplit,
-                 look_back: int, batch_size: int, seed: int = 0, refit: bool = False):
-        if look_back < 1 or batch_size < 1:
-            raise ConfigError(f"look-back and batch size must be at least 1, got {look_back} and {batch_size}")
-        self.model, self.transform, self.look_back = model, transform, look_back
-        self.batch_size, self.seed = batch_size, seed
-        horizon, offset = model.config.horizon, transform.offset
-        self.z = transform.transform(values[:split.train_end])
-        self.train_targets, self.val_targets = split_windows(split, look_back, offset, horizon, refit)
-        self.batch_order = EpochBatches(self.epoch_batches)
 
-    def _windows(self, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return windows(self.z, targets, self.look_back, self.transform.offset, self.model.config.horizon,
-                       self.model.dtype)
+def member(run: runs.TrainedRun) -> Member:
+    return Member(run.model, run.spec.transform, run.spec.look_back, run.config, run.spec.batch_size)
 
-    def epoch_batches(self, epoch: int) -> list[np.ndarray]:
-        order = np.random.default_rng([self.seed, epoch]).permutation(self.train_targets)
-        return [order[k:k + self.batch_size] for k in range(0, len(order), self.batch_size)]
 
-    def train_step(self, targets: np.ndarray) -> tuple[float, int]:
-        return mse_step(self.model, *self._windows(targets)), len(targets)
+def load_members(paths: list[Path], which: str = "best") -> tuple[list[Member], ForecastSpec]:
+    """Each run as a Member, and the first run's spec; all must forecast the same points."""
+    def shared(spec: ForecastSpec) -> dict:
+        return {"series": spec.data.name, "train_fraction": spec.train_fraction, "backtest fold": spec.fold}
+    trained = runs.load_ensemble(paths, which, TASK, shared, "runs of the same series and `train_fraction`")
+    return [member(run) for run in trained], trained[0].spec
 
-    def evaluate(self) -> dict[str, float]:
-        """Mean squared error of the scaled validation windows."""
-        inputs, expected = self._windows(self.val_targets)
-        self.model.eval()
-        loss, _ = mse_loss(self.model(inputs), expected)
-        self.model.train()
-        return {"val_loss": float(loss)}
+
+@dataclass
+class Scores:
+    """RMSE and MAE of each method ({method: {"rmse", "mae"}}) under a title saying what was scored."""
+
+    title: str
+    table: dict
+
+
+def evaluate(members: list[Member], spec: ForecastSpec, out_dir: Path, steps: int = 1, strategy: str = "recursive",
+             part: str = "test", walk: int = 0, data_dir: Path | None = None, file: Path | None = None) -> Scores:
+    """RMSE and MAE of the model (several: the mean of their forecasts) and both baselines on every point
+    of the test (or validation) ``part``, ``steps`` ahead; a PNG of forecast against actual and the numbers
+    (in OUT_DIR/results.json) go to ``out_dir``. ``walk`` > 0: the models learn each value once it is known
+    (``rnnkit.tasks.walk_forward``); results under a key (and a PNG) of their own."""
+    if part not in PARTS:
+        raise ConfigError(f"unknown part {part!r}: use one of {', '.join(PARTS)}")
+    spec = replace(spec, data=spec.data.moved(data_dir, file))
+    series, split = loaded(spec)
+    targets = split.test_targets if part == "test" else split.val_targets
+    forecasts = method_forecasts(members, series.values, targets, series.period, steps, strategy, walk=walk)
+    table = error_table(series.values[targets], forecasts)
+    walking = f", walking forward {walk} updates per point" if walk else ""
+    suffix = ("" if part == "test" else f"-{part}") + (f"-walk-forward-{walk}" if walk else "")
+    plot_forecast(series.values[:targets[-1] + 1], forecasts, out_dir / f"forecast-{steps}{suffix}.png",
+                  title=f"{series.name}: {steps}-step-ahead {part} forecasts{walking}")
+    runs.write_results(out_dir, f"{series.name}-{steps}-step{suffix}", table)
+    return Scores(f"{series.name}: {len(targets)} {part} points, {steps}-step-ahead forecasts{walking}", table)
+
+
+def method_forecasts(members: list[Member], values: np.ndarray, targets: np.ndarray, period: int, steps: int = 1,
+                     strategy: str = "recursive", labels: list[str] = (), walk: int = 0) -> dict[str, np.ndarray]:
+    """The model's forecasts of ``targets`` (several models: the mean of theirs, each walking forward on its
+    own if ``walk`` > 0), each model's own under its label (if ``labels``), then both baselines' of the same
+    points."""
+    if walk and steps > 1:
+        raise ConfigError(f"walking forward updates one-step forecasts only, not {steps}-step ones: "
+                          "use `steps` 1 or `walk_forward` 0")
+    predictions = [walk_forward(m.model, m.transform, values, targets, m.look_back,
+                                WalkForward(walk, m.config, m.batch_size)) if walk else
+                   forecast(m.model, m.transform, values, targets, m.look_back, steps, strategy)
+                   for m in members]
+    forecasts = {model_name(members, steps, strategy): np.mean(predictions, axis=0)}
+    forecasts.update(zip(labels, predictions))
+    forecasts.update(baseline_forecasts(values, targets, period, steps))
+    return forecasts
+
+
+def model_name(members: list[Member], steps: int, strategy: str) -> str:
+    """The cell ("lstm"), "ensemble" added for several models, the strategy for several steps."""
+    cells = {m.model.config.cell for m in members}
+    name = cells.pop() if len(cells) == 1 else "rnn"
+    name += " ensemble" if len(members) > 1 else ""
+    return f"{name} ({strategy})" if steps > 1 else name
+
+
+def predict(run: runs.TrainedRun, steps: int = 1, strategy: str = "recursive", data_dir: Path | None = None,
+            file: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The times and values of the next ``steps`` values after the end of the series."""
+    if strategy not in STRATEGIES:
+        raise ConfigError(f"unknown strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
+    spec = replace(run.spec, data=run.spec.data.moved(data_dir, file))
+    series = spec.data.load()
+    future = forecast_future(run.model, spec.transform, series.values, spec.look_back, steps, strategy)
+    return series.times[-1] + series.step * np.arange(1, steps + 1), future
+
+
+def format_table(scores: Scores) -> str:
+    """The scores as the command line prints them: the title, then a row per method."""
+    rows = [scores.title, f"{'method':<24}{'RMSE':>12}{'MAE':>12}"]
+    rows += [f"{name:<24}{errors['rmse']:>12.3f}{errors['mae']:>12.3f}" for name, errors in scores.table.items()]
+    return "\n".join(rows)
+

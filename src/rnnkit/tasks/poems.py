@@ -54,15 +54,15 @@ def generate_poem(model, vocab, chars_per_line: int = 5, lines: int = 4, acrosti
 
 def check_poem_options(vocab, chars_per_line: int, lines: int, acrostic: str) -> None:
     if chars_per_line not in (5, 7):
-        raise ConfigError(f"--poem takes 5 or 7 (characters per line), got {chars_per_line}")
+        raise ConfigError(f"`poem` takes 5 or 7 (characters per line), got {chars_per_line}")
     if lines not in (4, 8):
-        raise ConfigError(f"--lines takes 4 (quatrain) or 8 (octave), got {lines}")
+        raise ConfigError(f"`lines` takes 4 (quatrain) or 8 (octave), got {lines}")
     needed = set("\n") | set(LINE_ENDINGS) | set(acrostic)
     missing = sorted(c for c in needed if c not in vocab.characters)
     if missing:
         raise ConfigError(f"the model's vocabulary lacks {missing}: train it on poems "
-                          f"(e.g. tang_poems.tsv --column poem) and pick acrostic characters it knows")
+                          f"(e.g. the poem column of tang_poems.tsv) and pick acrostic characters it knows")
     if acrostic and len(acrostic) != lines:
-        raise ConfigError(f"--acrostic needs one character per line ({lines}), got {len(acrostic)}")
+        raise ConfigError(f"`acrostic` needs one character per line ({lines}), got {len(acrostic)}")
     if not all(is_chinese(c) for c in acrostic):
-        raise ConfigError(f"--acrostic takes Chinese characters, got {acrostic!r}")
+        raise ConfigError(f"`acrostic` takes Chinese characters, got {acrostic!r}")

@@ -156,7 +156,7 @@ def prepare_run_dir(run_dir: str | os.PathLike) -> Path:
     except OSError as error:
         raise ConfigError(
             f"cannot write to the run directory {run_dir}: {error.strerror or error}; "
-            "pick another --out, or make it writable"
+            "pick another `run_dir`, or make it writable"
         ) from None
     return run_dir
 

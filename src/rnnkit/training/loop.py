@@ -41,6 +41,7 @@ from rnnkit.training.checkpoint import (checkpoint_name, load_checkpoint, mark, 
                                         rng_from_json, rng_state_to_json, save_checkpoint)
 from rnnkit.training.config import TrainConfig, make_optimizer, make_schedule
 from rnnkit.training.metrics_log import MetricsLog
+from rnnkit.training.run_meta import RunRecord, checkpoint_meta, upgrade_meta
 
 MAX_LR_REDUCTIONS = 5
 
@@ -56,11 +57,25 @@ class TrainingDiverged(RnnkitError):
     """The loss or the gradient became NaN or infinite."""
 
 
+def update(model, optimizer, config: TrainConfig, train_step) -> tuple[float, int]:
+    """One update: zero_grad -> ``train_step()`` (forward, loss, backward; returns the loss and what it
+    counted) -> clip -> ``optimizer.step()``. A NaN or infinite loss or gradient norm raises
+    ``TrainingDiverged`` before the step, so the weights stay as they were."""
+    model.zero_grad()
+    loss, count = train_step()
+    norm = clip_gradients(model.grads, config)
+    if not (math.isfinite(loss) and math.isfinite(norm)):
+        raise TrainingDiverged(f"loss {loss}, gradient norm {norm}")
+    optimizer.step()
+    return loss, count
+
+
 class Trainer:
-    def __init__(self, task, config: TrainConfig, run_dir: str | Path, meta: dict,
+    def __init__(self, task, config: TrainConfig, run_dir: str | Path, run: RunRecord,
                  progress: bool = True, echo=print):
-        """``meta``: what describes the run beyond training state (task name, model config, vocabulary)."""
-        self.task, self.config, self.meta = task, config, meta
+        """``run``: what describes the run beyond the trainer's state (the task's name and run spec); it is
+        saved beside the trainer's state in every checkpoint, never merged with it."""
+        self.task, self.config, self.run = task, config, run
         self.run_dir = prepare_run_dir(run_dir)
         self.model = task.model
         self.optimizer = make_optimizer(config, self.model)
@@ -82,11 +97,12 @@ class Trainer:
         optimizer_arrays, optimizer_scalars = self.optimizer.state_dict()
         task_tensors, task_state = self.task.state()
         tensors = {"model": self.model.state_dict(), "optimizer": optimizer_arrays, "task": task_tensors}
-        meta = dict(self.meta, train_config=self.config.to_json(), step=self.step,
-                    optimizer=optimizer_scalars, task_state=task_state, rng=rng_state_to_json(self.rng),
-                    schedule=self.schedule.state_dict() if self.schedule else None,
-                    best_score=self.best_score,
-                    evals_without_improvement=self.evals_without_improvement, log_window=self.log_window)
+        trainer = dict(config=self.config.to_json(), step=self.step,
+                       optimizer=optimizer_scalars, task_state=task_state, rng=rng_state_to_json(self.rng),
+                       schedule=self.schedule.state_dict() if self.schedule else None,
+                       best_score=self.best_score,
+                       evals_without_improvement=self.evals_without_improvement, log_window=self.log_window)
+        meta = checkpoint_meta(self.run, trainer)
         try:
             save_checkpoint(self.run_dir, name, tensors, meta)
             mark(self.run_dir, last=name, best=name if best else None)
@@ -95,7 +111,7 @@ class Trainer:
             kept = f"{self.last_checkpoint} is intact" if self.last_checkpoint else "no checkpoint was saved yet"
             raise CheckpointError(
                 f"cannot save the checkpoint of step {self.step} in {self.run_dir / 'checkpoints'}: "
-                f"{error.strerror or error}; {kept}: free some space, then --resume {self.run_dir}") from None
+                f"{error.strerror or error}; {kept}: free some space, then resume {self.run_dir}") from None
         self.last_checkpoint = name
         return name
 
@@ -103,17 +119,20 @@ class Trainer:
         """Continue from a checkpoint (default: this run's last one)."""
         tensors, meta = load_checkpoint(path or self.run_dir)
         try:
+            state = upgrade_meta(meta)["trainer"]
             self.model.load_state_dict(tensors["model"])
-            self.optimizer.load_state_dict(tensors["optimizer"], meta["optimizer"])
+            self.optimizer.load_state_dict(tensors["optimizer"], state["optimizer"])
             if self.schedule:
-                self.schedule.load_state_dict(meta["schedule"])
-            self.task.load_state(tensors.get("task", {}), meta["task_state"])
-            self.rng.bit_generator.state = rng_from_json(meta["rng"]).bit_generator.state
-            self.step = int(meta["step"])
-            best = meta.get("best_score")
+                self.schedule.load_state_dict(state["schedule"])
+            self.task.load_state(tensors.get("task", {}), state["task_state"])
+            self.rng.bit_generator.state = rng_from_json(state["rng"]).bit_generator.state
+            self.step = int(state["step"])
+            if self.step < 0:
+                raise CheckpointError(f"the checkpoint's step {self.step} is negative: it is damaged")
+            best = state.get("best_score")
             self.best_score = None if best is None else float(best)
-            self.evals_without_improvement = int(meta.get("evals_without_improvement", 0))
-            self.log_window = log_window_from_json(meta.get("log_window", empty_log_window()))
+            self.evals_without_improvement = int(state.get("evals_without_improvement", 0))
+            self.log_window = log_window_from_json(state.get("log_window", empty_log_window()))
         except (AttributeError, KeyError, TypeError, ValueError) as error:   # a field of the wrong JSON type
             if isinstance(error, RnnkitError):
                 raise
@@ -138,7 +157,7 @@ class Trainer:
             self.save()
         if stop_reason == "interrupted":
             self.echo(f"interrupted: saved {self.run_dir / 'checkpoints' / checkpoint_name(self.step)}; "
-                      f"continue with --resume {self.run_dir}")
+                      f"resume {self.run_dir} to continue")
         return {"stop_reason": stop_reason or "finished", "step": self.step,
                 "monitor": self.config.monitor, "best_score": self.best_score}
 
@@ -182,16 +201,14 @@ class Trainer:
             self.log_window = empty_log_window()
 
     def _update(self, batch) -> tuple[float, int]:
-        self.model.zero_grad()
-        loss, count = self.task.train_step(batch)
-        norm = clip_gradients(self.model.grads, self.config)
-        if not (math.isfinite(loss) and math.isfinite(norm)):
+        try:
+            loss, count = update(self.model, self.optimizer, self.config, lambda: self.task.train_step(batch))
+        except TrainingDiverged as error:
             where = self.run_dir / "checkpoints" / self.last_checkpoint if self.last_checkpoint else None
             raise TrainingDiverged(
-                f"training diverged at step {self.step + 1}: loss {loss}, gradient norm {norm}; "
+                f"training diverged at step {self.step + 1}: {error}; "
                 + (f"the last good checkpoint is {where}; " if where else "no checkpoint was saved yet; ")
-                + "lower --lr or --clip-norm and --resume, or use --on-nan reduce-lr")
-        self.optimizer.step()
+                + "lower `lr` or `clip_norm` and resume, or set `on_nan` to 'reduce-lr'") from None
         self.step += 1
         return loss, count
 
@@ -239,7 +256,7 @@ class Trainer:
     def _back_off(self) -> None:
         """After a NaN: reload the last checkpoint and halve the learning rate."""
         if self.last_checkpoint is None:
-            raise TrainingDiverged(f"training diverged at step {self.step + 1} before any checkpoint; lower --lr")
+            raise TrainingDiverged(f"training diverged at step {self.step + 1} before any checkpoint; lower `lr`")
         self.restore()
         self.lr_reductions += 1
         self.optimizer.lr *= 0.5

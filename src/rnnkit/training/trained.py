@@ -1,50 +1,28 @@
-"""Loading a trained model back from a checkpoint, trusting nothing in it.
+"""A fresh model for a checkpoint's stored tensors, trusting nothing in it.
 
-Every task stores ``task``, its model's config and the model's tensors. Loading
-checks, in order: that the checkpoint is of the expected task; that the config
-builds a model (``build`` may first compare it with the stored tensors' shapes, so
-that a hostile meta.json cannot make rnnkit allocate a huge model); that the
-stored tensors are exactly that model's names, shapes and dtypes; and that they
-are finite. Only then are they loaded.
+A checkpoint stores its model's config and tensors. ``checked_model`` checks, in
+order: that the config builds a model (``build`` may first compare it with the stored
+tensors' shapes, so that a hostile meta.json cannot make rnnkit allocate a huge
+model); that the stored tensors are exactly that model's names, shapes and dtypes;
+and that they are finite. Only then may the caller load them
+(``rnnkit.tasks.runs.load_run`` is the one place that does).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from rnnkit.errors import CheckpointError, RnnkitError
 from rnnkit.module import Module
-from rnnkit.training.checkpoint import check_tensors, load_checkpoint, read_marks
-
-# build(meta, stored_model_tensors) -> a fresh model of the checkpoint's config
-Builder = Callable[[dict, dict], Module]
+from rnnkit.training.checkpoint import check_tensors
 
 
-def load_trained_model(path: str | Path, which: str, task: str, build: Builder) -> tuple[Module, dict]:
-    """The model of a run directory or checkpoint folder, in eval mode, and the checkpoint's meta.
-
-    ``which="best"`` falls back to the last checkpoint when the run never recorded a best one.
-    """
-    path = Path(path)
-    if which == "best" and (path / "checkpoints").is_dir() and "best" not in read_marks(path):
-        which = "last"
-    tensors, meta = load_checkpoint(path, which)
-    model = checked_model(tensors, meta, task, build, path)
-    model.load_state_dict(tensors["model"])
-    return model.eval(), meta
-
-
-def checked_model(tensors: dict, meta: dict, task: str, build: Builder, path) -> Module:
-    """A fresh model of the checkpoint's config whose parameters the stored tensors fit (not yet loaded)."""
-    if meta.get("task") != task:
-        raise CheckpointError(f"{path} holds a {meta.get('task')!r} model, not a {task!r} model: "
-                              "use the command that trained it")
-    stored = tensors.get("model", {})
+def checked_model(stored: dict[str, np.ndarray], build: Callable[[dict], Module], path) -> Module:
+    """``build(stored)``, a fresh model, once the stored tensors are checked to fit it (not yet loaded)."""
     try:
-        model = build(meta, stored)
+        model = build(stored)
     except RnnkitError as error:
         raise CheckpointError(f"{path}: {error}") from None
     except (TypeError, ValueError, KeyError, AttributeError) as error:

@@ -1,3 +1,6 @@
+"""The arithmetic of forecasting (``rnnkit.tasks.series``): the transform and its inverse, splits,
+windows, forecasts in the series' own units, the baselines, and the training task."""
+
 import numpy as np
 import pytest
 
@@ -5,8 +8,8 @@ from rnnkit.data.timeseries import load_series
 from rnnkit.errors import ConfigError, DataError
 from rnnkit.optim import Adam
 from rnnkit.models.forecaster import Forecaster, ForecasterConfig
-from rnnkit.tasks.forecasting import (ForecastingTask, SeriesSplit, SeriesTransform, baseline_forecasts,
-                                      error_table, forecast, window_inputs, window_targets)
+from rnnkit.tasks.series import (ForecastingTask, SeriesSplit, SeriesTransform, baseline_forecasts, error_table,
+                                 forecast, forecast_future, window_inputs, window_targets)
 
 MONTHS = np.arange(72)
 SERIES = 100 + 2 * MONTHS + 10 * np.sin(2 * np.pi * MONTHS / 12)      # trend + yearly season, all positive
@@ -72,9 +75,19 @@ def test_multi_step_forecasts_of_a_linear_trend_are_exact(strategy):
     np.testing.assert_allclose(predicted, line[targets])
 
 
+@pytest.mark.parametrize("strategy", ["recursive", "direct"])
+def test_future_forecasts_continue_the_series_after_its_end(strategy):
+    line = 5.0 + 3.0 * np.arange(40)
+    transform = SeriesTransform(difference=True).fit(line[:30] + np.arange(30) % 2)
+    step = transform._scaler.transform(3.0)
+    future = forecast_future(Oracle(step, horizon=3), transform, line[:30], look_back=4, steps=3, strategy=strategy)
+    np.testing.assert_allclose(future, line[30:33])
+
+
 def test_direct_forecast_beyond_the_horizon_is_a_config_error():
     transform = SeriesTransform().fit(SERIES[:48])
-    with pytest.raises(ConfigError, match="direct forecast reaches 1 steps"):
+    with pytest.raises(ConfigError, match="direct forecast reaches 1 steps .*: use the recursive `strategy` or "
+                                          "train with `horizon` 2"):
         forecast(Oracle(0.0), transform, SERIES, np.arange(48, 72), 6, steps=2, strategy="direct")
 
 
@@ -102,12 +115,13 @@ def test_training_lowers_the_validation_error():
 def test_a_too_short_training_part_is_a_data_error():
     model = Forecaster(ForecasterConfig(), rng=0)
     transform = SeriesTransform(difference=True, seasonal_lag=12).fit(SERIES[:24])
-    with pytest.raises(DataError, match="leave no training or validation window"):
+    with pytest.raises(DataError, match="leave no training or validation window .*: use a shorter `look_back` or "
+                                        "`horizon`, or a larger `val_fraction`"):
         ForecastingTask(model, transform, SERIES[:36], SeriesSplit(36, 0.67), look_back=12, batch_size=8)
 
 
 def test_log_of_a_non_positive_series_is_a_data_error():
-    with pytest.raises(DataError, match="--log needs a positive series"):
+    with pytest.raises(DataError, match="`log` needs a positive series"):
         SeriesTransform(log=True).fit(np.array([1.0, 0.0, 2.0]))
 
 
