@@ -4,13 +4,12 @@ run directory when large, and a streamed hash that tells a resumed run its corpu
 import hashlib
 
 import numpy as np
-import pytest
 
 import rnnkit.data.corpus as corpus
 from rnnkit.cli.main import main
 from rnnkit.data.vocab import CharVocab
 from rnnkit.training.checkpoint import load_checkpoint
-from test_corpus_streaming import CHUNK_BYTES, big_text
+from test_corpus_streaming import CHUNK_BYTES, big_text, streamed  # noqa: F401 (streamed: a fixture)
 from tiny_runs import one_line_error, train
 
 
@@ -24,28 +23,6 @@ def run_step(run) -> int:
     """The step of RUN's last checkpoint."""
     meta = load_checkpoint(run)[1]
     return meta["trainer"]["step"]
-
-
-@pytest.fixture
-def streamed(monkeypatch):
-    """Small chunks and a 1 MB memory-map threshold; records the longest text ever decoded or encoded."""
-    longest = {"decoded": 0, "encoded": 0}
-
-    def recording_chunks(path, encoding, chunk_bytes):
-        for chunk in original_chunks(path, encoding, chunk_bytes):
-            longest["decoded"] = max(longest["decoded"], len(chunk))
-            yield chunk
-
-    def recording_encode(self, text, unknown="error"):
-        longest["encoded"] = max(longest["encoded"], len(text))
-        return original_encode(self, text, unknown)
-
-    original_chunks, original_encode = corpus.iter_text_chunks, CharVocab.encode
-    monkeypatch.setattr(corpus, "CORPUS_CHUNK_BYTES", CHUNK_BYTES)
-    monkeypatch.setattr(corpus, "MEMMAP_MIN_BYTES", 1 << 20)
-    monkeypatch.setattr(corpus, "iter_text_chunks", recording_chunks)
-    monkeypatch.setattr(CharVocab, "encode", recording_encode)
-    return longest
 
 
 def test_cli_large_corpus_is_encoded_chunk_by_chunk_into_a_memory_map(tmp_path, streamed):
