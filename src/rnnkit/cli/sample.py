@@ -8,38 +8,41 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnkit.cli.flags import non_negative, positive
+from rnnkit.cli.flags import finish, non_negative, positive, with_default
 from rnnkit.errors import ConfigError, DataError
 from rnnkit.tasks import language_model
 from rnnkit.tasks.poems import generate_poem
 from rnnkit.tasks.sampling import generate
 
-DEFAULT_TEMPERATURE = 0.8
+SAMPLE_LENGTH = 500
 
 
 def register(subcommands) -> None:
     parser = subcommands.add_parser("sample", help="generate text from a trained model", description=__doc__)
     parser.add_argument("model", type=Path, metavar="RUN_DIR_OR_CHECKPOINT")
     parser.add_argument("--which", choices=("last", "best"), default="best",
-                        help="which checkpoint of a run directory (best)")
+                        help="which checkpoint of a run directory (default: best)")
     parser.add_argument("--prime", default="", help="text the model reads before writing")
     parser.add_argument("--skip-unknown", action="store_true",
                         help="drop prime characters the model has never seen instead of stopping")
-    parser.add_argument("--length", type=non_negative(int), default=500, help="characters to write (500)")
-    parser.add_argument("--temperature", type=positive(float), help="below 1 safer, above 1 wilder (0.8)")
-    parser.add_argument("--top-k", type=non_negative(int), default=0, help="draw among the k likeliest, 0 all (0)")
+    parser.add_argument("--length", type=non_negative(int), default=SAMPLE_LENGTH,
+                        help=with_default("characters to write", SAMPLE_LENGTH))
+    parser.add_argument("--temperature", type=positive(float),
+                        help=with_default("below 1 safer, above 1 wilder", language_model.SAMPLE_TEMPERATURE))
+    parser.add_argument("--top-k", type=non_negative(int), default=0, dest="top_k",
+                        help=with_default("draw among the k likeliest, 0 all", 0))
     parser.add_argument("--greedy", action="store_true", help="always take the likeliest character")
-    parser.add_argument("--seed", type=int, help="random seed (default: different each time)")
+    parser.add_argument("--seed", type=non_negative(int), help="random seed (default: different each time)")
     poem = parser.add_argument_group("poems (models trained on tang_poems.tsv --column poem)")
     poem.add_argument("--poem", type=int, choices=(5, 7), help="write a poem of 5- or 7-character lines")
     poem.add_argument("--lines", type=int, choices=(4, 8), help="4 (quatrain, default) or 8 (octave)")
     poem.add_argument("--acrostic", default="", help="line i starts with the i-th of these characters (藏頭詩)")
-    parser.set_defaults(run=run_sample)
+    finish(parser, run_sample)
 
 
 def run_sample(args: argparse.Namespace) -> int:
     check_options(args)
-    temperature = args.temperature or DEFAULT_TEMPERATURE
+    temperature = args.temperature or language_model.SAMPLE_TEMPERATURE
     run = language_model.load_run(args.model, args.which)
     model, vocab = run.model, run.spec.vocab
     rng = np.random.default_rng(args.seed)

@@ -16,7 +16,7 @@ from rnnkit.tasks import language_model
 from rnnkit.tasks.language_model import LanguageModelSpec
 from rnnkit.tasks.runs import default_run_dir
 
-SAMPLE_TEMPERATURE = 0.8
+SAMPLE_LENGTH = 500
 
 
 def register(subcommands) -> None:
@@ -49,8 +49,8 @@ def register(subcommands) -> None:
     option(group, "--dtype", "dtype", field_default(spec, "dtype"), "floating-point type",
            choices=language_model.DTYPES)
     flags.add_learning_flags(parser, defaults={})
-    parser.add_argument("--sample-length", type=flags.non_negative(int), default=500,
-                        help="characters of the final sample (default: 500)")
+    parser.add_argument("--sample-length", type=flags.non_negative(int), default=SAMPLE_LENGTH,
+                        help=flags.with_default("characters of the final sample", SAMPLE_LENGTH))
     flags.finish(parser, run_train)
 
 
@@ -81,9 +81,9 @@ def status(message: str) -> None:
 def print_sample(run_dir: Path, length: int) -> None:
     """The last checkpoint's model writes ``length`` characters (seeded by the run's seed)."""
     run = language_model.load_run(run_dir, "last")
-    status(f"--- sample ({length} characters, temperature {SAMPLE_TEMPERATURE}) ---")
+    status(f"--- sample ({length} characters, temperature {language_model.SAMPLE_TEMPERATURE}) ---")
     rng = np.random.default_rng(run.config.seed)
-    for character in language_model.sample(run, length, temperature=SAMPLE_TEMPERATURE, rng=rng):
+    for character in language_model.sample(run, length, temperature=language_model.SAMPLE_TEMPERATURE, rng=rng):
         sys.stdout.write(character)
         sys.stdout.flush()
     sys.stdout.write("\n")

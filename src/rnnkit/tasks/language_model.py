@@ -36,6 +36,7 @@ from rnnkit.training.config import TrainConfig
 TASK = "char-lm"
 BUILT_IN_EPOCHS = 3          # a first run on the built-in corpus (rnnkit's own source) finishes in minutes
 DTYPES = ("float32", "float64")
+SAMPLE_TEMPERATURE = 0.8     # of the samples printed while and after training, and of rnnkit sample
 
 
 @dataclass
@@ -115,7 +116,8 @@ class LanguageModelTask:
     unit = "char"
 
     def __init__(self, model: CharLM, vocab: CharVocab, train_ids: np.ndarray, val_ids: np.ndarray,
-                 batch_size: int, seq_len: int, sample_length: int = 300, sample_temperature: float = 0.8):
+                 batch_size: int, seq_len: int, sample_length: int = 300,
+                 sample_temperature: float = SAMPLE_TEMPERATURE):
         self.model, self.vocab = model, vocab
         self.train_batches = ContiguousBatches(train_ids, batch_size, seq_len)
         self.val_batches = self._validation_batches(val_ids, batch_size, seq_len)
