@@ -14,7 +14,6 @@ import statistics
 import string
 import time
 
-import numpy as np
 import torch
 from common import add_summary_argument, print_table, write_summary
 
