@@ -1,8 +1,11 @@
 """Atomic writes: the target holds the old content or the new, and no temporary file is left behind."""
 
+import errno
+from pathlib import Path
+
 import pytest
 
-from rnnkit.training.atomic import atomic_write_bytes, atomic_write_text
+from rnnkit.training.atomic import OutputRefused, atomic_write_bytes, atomic_write_text
 
 
 def test_atomic_write_bytes_creates_the_file(tmp_path):
@@ -36,3 +39,26 @@ def test_written_files_are_readable_by_others(tmp_path):
     path = tmp_path / "plot.png"
     atomic_write_bytes(path, b"data")
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_only_a_regular_file_is_ever_replaced(tmp_path):
+    target = tmp_path / "target.txt"
+    target.write_text("mine")
+    link, folder = tmp_path / "link.txt", tmp_path / "folder"
+    link.symlink_to(target)
+    folder.mkdir()
+    for path, kind in ((link, "a symbolic link"), (folder, "a directory"), (Path("/dev/full"), "a device")):
+        with pytest.raises(OutputRefused, match=f"{path} is {kind}: rnnkit writes only new or regular files"):
+            atomic_write_bytes(path, b"new")
+    assert target.read_text() == "mine" and link.is_symlink() and folder.is_dir()
+    assert Path("/dev/full").is_char_device()
+
+
+def test_an_error_names_the_file_asked_for_never_the_hidden_temporary_one(tmp_path, monkeypatch):
+    def full(fd, *args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr("rnnkit.training.atomic.os.fsync", full)
+    with pytest.raises(OSError) as error:
+        atomic_write_bytes(tmp_path / "results.json", b"{}")
+    assert error.value.filename == str(tmp_path / "results.json") and error.value.errno == errno.ENOSPC
+    assert list(tmp_path.iterdir()) == []

@@ -132,7 +132,7 @@ def test_runs_of_different_folds_are_no_ensemble(run):
 
 
 def test_the_test_part_is_never_read(run, tmp_path):
-    data, _ = write_series(tmp_path / "data", test_values="nan")              # every test month garbled
+    data, _ = write_series(tmp_path / "data", test_values="1e9")              # every test month garbled
     garbled = backtest(data, tmp_path / "out", seeds=2)
     assert garbled == run[2]
     assert results(tmp_path / "out") == results(run[0])
@@ -153,7 +153,7 @@ def test_walking_forward_each_fold_stays_inside_its_block_and_the_training_part(
                               WalkForward(2, member.config, member.batch_size))
         assert np.sqrt(np.mean((walked - values[targets]) ** 2)) == pytest.approx(fold["errors"]["lstm"]["rmse"],
                                                                                   rel=1e-12)
-    data, _ = write_series(tmp_path / "garbled", test_values="nan")          # every test month garbled
+    data, _ = write_series(tmp_path / "garbled", test_values="1e9")          # every test month garbled
     assert backtest(data, tmp_path / "garbled-out", walk_forward=2) == summary
 
 
@@ -166,3 +166,38 @@ def test_impossible_settings_are_clear_errors_before_any_training(run, tmp_path)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
     with pytest.raises(ConfigError, match="already holds a backtest"):
         backtest(data, run[0])                                                 # OUT already holds a backtest
+
+
+class PressedCtrlC:
+    """A Ctrl-C that was pressed before the first update (in place of ``rnnkit.training.loop._CtrlC``)."""
+
+    pressed = True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+
+def test_an_interrupted_backtest_stops_and_never_advises_a_resume_it_cannot_do(tmp_path, monkeypatch):
+    data, _ = write_series(tmp_path / "data")
+    monkeypatch.setattr("rnnkit.training.loop._CtrlC", PressedCtrlC)
+    said = []
+    spec = tiny_spec(SeriesSource.built_in("airline-passengers", data))
+    with pytest.raises(KeyboardInterrupt):
+        backtests.run_backtest(spec, tiny_config(), tmp_path / "out", Backtest(**FOLDS), progress=False,
+                               echo=said.append, report=quiet)
+    interrupted = [line for line in said if line.startswith("interrupted")]
+    assert interrupted == ["interrupted at step 1"]
+    assert not any("resume" in line for line in said)
+
+
+def test_an_interrupted_refit_does_not_advise_resuming_either(tmp_path, monkeypatch):
+    data, _ = write_series(tmp_path / "data")
+    monkeypatch.setattr("rnnkit.training.loop._CtrlC", PressedCtrlC)
+    said = []
+    with pytest.raises(KeyboardInterrupt):
+        forecasting.train(tiny_spec(SeriesSource.built_in("airline-passengers", data)), tiny_config(),
+                          tmp_path / "run", refit=True, progress=False, echo=said.append)
+    assert [line for line in said if line.startswith("interrupted")] and not any("resume" in line for line in said)

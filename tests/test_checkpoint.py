@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import safetensors.numpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +28,8 @@ from rnnkit.training.checkpoint import (
     checkpoint_name,
     list_checkpoints,
     load_checkpoint,
+    looks_like_pickle,
+    looks_like_safetensors,
     mark,
     prune,
     read_marks,
@@ -299,6 +302,37 @@ def test_torch_zip_file_passed_as_checkpoint_is_refused(tmp_path):
         archive.writestr("archive/data.pkl", pickle.dumps({"w": [1.0]}))
     with pytest.raises(CheckpointError, match="zip archive .* never unpickles"):
         load_checkpoint(path)
+
+
+def safetensors_with_header_length_starting_0x80() -> bytes:
+    """A real safetensors file whose header length's first byte is 0x80 (what one-byte sniffing called a pickle)."""
+    for width in range(1, 200):
+        data = safetensors.numpy.save({"w" * width: np.zeros(3, np.float32)})
+        if data[0] == 0x80:
+            return data
+    raise AssertionError("no header length with first byte 0x80")
+
+
+def test_a_safetensors_file_whose_header_length_starts_with_0x80_is_not_called_a_pickle(saved, tmp_path):
+    data = safetensors_with_header_length_starting_0x80()
+    assert looks_like_safetensors(data) and not looks_like_pickle(data)
+    lone = tmp_path / "model.safetensors"
+    lone.write_bytes(data)
+    with pytest.raises(CheckpointError, match="pass its checkpoint directory") as error:
+        load_checkpoint(lone)
+    assert "pickle" not in str(error.value)
+    (saved / "model.safetensors").write_bytes(data)             # valid file, wrong checksum: damaged, not a pickle
+    with pytest.raises(CheckpointError, match="does not match the SHA-256") as error:
+        load_checkpoint(saved)
+    assert "pickle" not in str(error.value)
+
+
+@pytest.mark.parametrize("protocol", range(2, pickle.HIGHEST_PROTOCOL + 1))
+def test_pickles_are_recognised_by_their_opcodes_and_one_byte_0x80_is_not_enough(protocol):
+    assert looks_like_pickle(pickle.dumps({"w": [1.0, 2.0], "step": 3}, protocol=protocol))
+    assert looks_like_pickle(pickle.dumps(list(range(1000)), protocol=protocol)[:40])      # a torn one too
+    assert not looks_like_pickle(b"\x80" + bytes(100))
+    assert not looks_like_pickle(b"\x80\x04" + b"\xff" * 50)
 
 
 def test_other_file_passed_as_checkpoint_asks_for_its_directory(saved):

@@ -66,7 +66,7 @@ def test_the_shortest_python_flow_uses_the_default_columns_and_model(tmp_path):
     path = write_labelled(tmp_path / "mine.csv", labelled_rows(10), header=("text", "label"))
     result = classification.train(ClassifySpec(TextSource(file=str(path))), classification.train_config(max_steps=3),
                                   tmp_path / "run", progress=False, echo=quiet)
-    assert (result.step, result.best_score) == (3, None)          # no validation before step 100
+    assert result.step == 3 and result.best_score > 0            # no validation before step 100, but of the end
     run = classification.load_run(tmp_path / "run")
     probabilities = classification.predict([run], ["a great film", "an awful film"])
     assert probabilities.shape == (2, 3) and run.spec.labels == CLASSES
@@ -82,6 +82,29 @@ def test_predict_gives_class_probabilities_that_find_the_keyword(reviews):
     assert [run.spec.labels[k] for k in probabilities.argmax(axis=1)] == CLASSES
     with pytest.raises(ConfigError, match="no text to classify"):
         classification.predict([run], [])
+
+
+def test_predict_refuses_a_blank_text_rather_than_classifying_unk(reviews):
+    run = classification.load_run(reviews[1].run_dir)
+    with pytest.raises(DataError, match=r"text 2 of 3 is blank \(2 in all\): a classifier has nothing to read"):
+        classification.predict([run], ["a great film", "  ", "\t"])
+
+
+def test_a_min_count_above_every_count_is_refused_naming_the_most_frequent_count(reviews, tmp_path):
+    path, _ = reviews
+    with pytest.raises(DataError, match=r"`min_count` 1000 keeps no token of the training texts of reviews \(the most "
+                                        r"frequent occurs \d+ time\(s\)\), so every text would read as <unk>"):
+        classification.train(reviews_spec(path, min_count=1000), config(), tmp_path / "run", progress=False,
+                             echo=quiet)
+    assert not (tmp_path / "run").exists()
+
+
+def test_evaluate_refuses_a_results_file_it_did_not_write_before_writing_anything(reviews, tmp_path):
+    run = classification.load_run(reviews[1].run_dir)
+    (tmp_path / "results.json").write_text("[1, 2]")
+    with pytest.raises(DataError, match="results.json is not a results file of rnnkit \\(a JSON list\\)"):
+        classification.evaluate([run], ("dev",), tmp_path)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["results.json"]
 
 
 def test_evaluate_scores_each_part_of_the_file_and_files_the_results(reviews, tmp_path):

@@ -40,6 +40,7 @@ def test_backtest_prints_each_fold_then_the_summary_and_matches_the_library(run)
                       "airline-passengers: backtest, all 12 points together"]
     assert sum(line.startswith("lstm ensemble") for line in lines) == 4
     assert f"run directory: {out / 'fold-1' / 'seed-0'}" in stderr           # where each run is, on stderr
+    assert f"wrote {out / 'results.json'}" in stderr                          # and what else it wrote
     summary = results(out)["airline-passengers-backtest"]
     assert summary["setup"] == {"folds": 2, "block": 6, "seeds": [0, 1], "train_end": 48, "walk_forward": 0}
     library = backtests.run_backtest(tiny_spec(SeriesSource.built_in("airline-passengers", data)), tiny_config(),

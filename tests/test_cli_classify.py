@@ -1,5 +1,6 @@
 """`rnnkit classify train | eval | predict` end to end: the user's own labelled texts, and a built-in dataset."""
 
+import io
 import json
 import re
 import shutil
@@ -76,14 +77,28 @@ def second_seed(trained_run):
     return other
 
 
-def test_eval_of_several_runs_scores_their_ensemble_in_their_common_folder(trained_run, second_seed, capsys):
+def test_eval_of_several_runs_scores_their_ensemble_in_the_folder_named_and_says_what_it_wrote(
+        trained_run, second_seed, tmp_path, capsys):
     run_dir, _ = trained_run
-    assert main(["classify", "eval", str(run_dir), str(second_seed), "--split", "test"]) == 0
-    assert "sst2 test rnn ensemble of 2: accuracy" in capsys.readouterr().out
-    results = json.loads((run_dir.parent / "results.json").read_text())
+    out = tmp_path / "ensemble"
+    assert main(["classify", "eval", str(run_dir), str(second_seed), "--split", "test", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "sst2 test rnn ensemble of 2: accuracy" in captured.out
+    results = json.loads((out / "results.json").read_text())
     assert results["sst2-test"]["rnn ensemble"]["members"] == 2
     assert results["sst2-test"]["rnn ensemble"]["accuracy"] >= 0.9
-    assert (run_dir.parent / "confusion-test.png").read_bytes().startswith(b"\x89PNG")
+    assert (out / "confusion-test.png").read_bytes().startswith(b"\x89PNG")
+    assert f"wrote {out / 'confusion-test.png'}" in captured.err and f"wrote {out / 'results.json'}" in captured.err
+    assert f"using {run_dir / 'checkpoints'}" in captured.err and f"using {second_seed / 'checkpoints'}" in captured.err
+
+
+def test_eval_of_several_runs_without_out_writes_nothing_and_asks_for_a_folder(trained_run, second_seed, capsys):
+    run_dir, _ = trained_run
+    before = sorted(path for path in run_dir.parent.rglob("*"))
+    assert main(["classify", "eval", str(run_dir), str(second_seed)]) == 2
+    assert "an ensemble of 2 runs writes its figures and results.json only into a folder you name: give --out" in \
+        one_line_error(capsys.readouterr().err)
+    assert sorted(path for path in run_dir.parent.rglob("*")) == before
 
 
 def test_predict_with_an_ensemble_averages_p_positive(trained_run, second_seed, capsys):
@@ -288,3 +303,36 @@ def test_resume_with_a_file_of_other_rows_is_refused_naming_the_flag(tmp_path, c
     assert main(["classify", "train", "--resume", str(run_dir), "--data", str(fewer), "--max-steps", "6",
                  "--no-progress"]) == 2
     assert "fewer.csv is not the file the run was trained on" in one_line_error(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("stdin, message", [
+    (b"a good film\n\nbad\n", "text 2 of 3 is blank"),
+    (b"a good film\nbad \xff plot\n", r"stdin line 2 is not UTF-8 text \(byte 4: ff\)"),
+    (b"\x00\x01\x02binary\n", "stdin line 1 holds a NUL byte"),
+], ids=["blank line", "not utf-8", "binary"])
+def test_predict_refuses_blank_or_binary_stdin_lines(trained_run, capsys, monkeypatch, stdin, message):
+    run_dir, _ = trained_run
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(stdin), encoding="utf-8"))
+    assert main(["classify", "predict", str(run_dir)]) == 2
+    captured = capsys.readouterr()
+    assert re.search(message, one_line_error(captured.err)) and captured.out == ""
+
+
+def test_predict_reads_stdin_lines_whatever_their_line_breaks(trained_run, capsys, monkeypatch):
+    run_dir, _ = trained_run
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"a good film\r\na bad film\rgood\n"),
+                                                      encoding="utf-8"))
+    assert main(["classify", "predict", str(run_dir)]) == 0
+    assert [line.split("\t")[2] for line in capsys.readouterr().out.splitlines()] == ["a good film", "a bad film",
+                                                                                      "good"]
+
+
+@pytest.mark.parametrize("content", ["[1, 2]", "\"text\"", "{broken"])
+def test_eval_next_to_a_malformed_results_json_is_a_one_line_error_and_keeps_it(trained_run, tmp_path, capsys,
+                                                                              content):
+    run_dir, _ = trained_run
+    copy = shutil.copytree(run_dir, tmp_path / "run")
+    (copy / "results.json").write_text(content)
+    assert main(["classify", "eval", str(copy)]) == 2
+    assert "results.json is not a results file of rnnkit" in one_line_error(capsys.readouterr().err)
+    assert (copy / "results.json").read_text() == content

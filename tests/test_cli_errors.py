@@ -60,6 +60,32 @@ def test_bad_corpus_is_one_line_error_and_leaves_no_run_directory(tmp_path, caps
     assert not run.exists()          # a failed start leaves nothing behind
 
 
+def test_a_fifo_or_a_device_is_not_called_empty_but_refused_as_not_a_regular_file(tmp_path, capsys):
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)
+    for corpus, kind in ((fifo, "a FIFO"), ("/dev/zero", "a device")):
+        assert train(corpus, tmp_path / "run") == 2
+        line = one_line_error(capsys.readouterr().err)
+        assert f"{corpus} is {kind} (named pipe)" in line or f"{corpus} is {kind}:" in line
+        assert "empty" not in line and not (tmp_path / "run").exists()
+
+
+def test_a_header_only_tsv_column_is_called_that_not_one_distinct_character(tmp_path, capsys):
+    poems = tmp_path / "poems.tsv"
+    poems.write_text("title\tpoem\n", encoding="utf-8")
+    assert main(["train", str(poems), "--column", "poem", "--out", str(tmp_path / "run"), *TINY_MODEL]) == 2
+    line = one_line_error(capsys.readouterr().err)
+    assert "has a header but no rows: its column 'poem' holds no text to learn" in line and "distinct" not in line
+
+
+def test_a_missing_column_does_not_echo_a_huge_first_line(tmp_path, capsys):
+    table = tmp_path / "big.tsv"
+    table.write_text("x" * 3_000_000 + "\tpoem\nab\tcd\n", encoding="utf-8")
+    assert main(["train", str(table), "--column", "verse", "--out", str(tmp_path / "run"), *TINY_MODEL]) == 2
+    line = one_line_error(capsys.readouterr().err)
+    assert "no column 'verse'" in line and len(line) < 600
+
+
 def test_not_utf8_corpus_trains_with_the_encoding_the_error_suggests(tmp_path, capsys):
     corpus = make_corpus(tmp_path, "café au lait\n".encode("latin-1") * 100)
     assert train(corpus, tmp_path / "run", "--max-steps", "2", "--encoding", "latin-1") == 0
@@ -163,6 +189,58 @@ def test_out_path_through_a_file_is_refused_before_training(tmp_path, capsys):
     assert train(write_corpus(tmp_path), blocker / "run", "--max-steps", "2") == 2
     line = one_line_error(capsys.readouterr().err)
     assert "cannot write to the run directory" in line and "--out" in line
+
+
+@pytest.mark.parametrize("out", ["/", "HERE"])
+def test_out_that_is_a_folder_holding_other_files_is_refused_and_nothing_is_written(tmp_path, capsys, out):
+    corpus = write_corpus(tmp_path)
+    out = str(tmp_path) if out == "HERE" else out
+    before = sorted(os.listdir(out))
+    assert train(corpus, out, "--max-steps", "2") == 2
+    assert "is a folder that holds other files" in one_line_error(capsys.readouterr().err)
+    assert sorted(os.listdir(out)) == before
+
+
+def test_out_that_is_an_empty_folder_takes_the_run(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert train(write_corpus(tmp_path), tmp_path / "empty", "--max-steps", "2") == 0
+    assert read_marks(tmp_path / "empty")["last"] == "step-00000002"
+
+
+# -- exit codes: 2 bad input, 130 interrupted, 1 internal failure; always one line -------------------
+
+
+def test_plot_to_a_device_is_refused_and_the_device_stays(run_copy, capsys):
+    assert main(["plot", str(run_copy), "--out", "/dev/full"]) == 2
+    assert "/dev/full is a device: rnnkit writes only new or regular files" in one_line_error(capsys.readouterr().err)
+    assert os.path.exists("/dev/full") and not os.path.isfile("/dev/full")
+
+
+def test_a_read_only_folder_is_bad_input_and_the_error_names_the_file_not_a_hidden_temporary(
+        run_copy, tmp_path, capsys, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "ro" / ".loss.png.x1y2.tmp"))
+    monkeypatch.setattr("rnnkit.training.atomic.tempfile.mkstemp", refuse)
+    assert main(["plot", str(run_copy), "--out", str(tmp_path / "ro" / "loss.png")]) == 2
+    line = one_line_error(capsys.readouterr().err)
+    assert f"Permission denied: {tmp_path / 'ro' / 'loss.png'};" in line and ".tmp" not in line
+
+
+def test_out_of_memory_is_bad_input_with_one_line(run_copy, capsys, monkeypatch):
+    def exhausted(*args, **kwargs):
+        raise MemoryError
+    monkeypatch.setattr("rnnkit.cli.sample.language_model.load_run", exhausted)
+    assert main(["sample", str(run_copy)]) == 2
+    assert "out of memory: use smaller sizes" in one_line_error(capsys.readouterr().err)
+
+
+def test_an_internal_failure_exits_1_with_one_line_that_says_it_is_a_bug(run_copy, capsys, monkeypatch):
+    def bug(*args, **kwargs):
+        raise TypeError("list indices must be integers\nor slices")
+    monkeypatch.setattr("rnnkit.cli.sample.language_model.load_run", bug)
+    assert main(["sample", str(run_copy)]) == 1
+    line = one_line_error(capsys.readouterr().err)
+    assert "internal error (TypeError: list indices must be integers or slices); this is a bug in rnnkit" in line
 
 
 # -- checkpoints given to `rnnkit sample` --------------------------------------------------

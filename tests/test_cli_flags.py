@@ -135,3 +135,60 @@ def test_field_default_reads_nested_defaults_of_the_run_spec():
     assert field_default(ClassifySpec, "batch_size") == 32
     assert field_default(ClassifySpec, "model.embedding_dropout") == 0.3
     assert field_default(ClassifySpec, "model.hidden_size") == ClassifierConfig(vocab_size=1).hidden_size
+
+
+# -- every option's range, checked when parsing ---------------------------------------------------
+
+COMMANDS_WITH_LEARNING_FLAGS = [["train"], ["classify", "train"], ["forecast", "train"], ["forecast", "backtest"]]
+OUT_OF_RANGE = {
+    "momentum": (["--optimizer", "sgd", "--momentum", "5"], "argument --momentum: must lie in [0, 1), got 5"),
+    "plateau decay": (["--schedule", "plateau", "--decay", "5"],
+                      "argument --decay: must lie in (0, 1) with --schedule 'plateau', got 5.0"),
+    "plateau decay of one": (["--decay", "1", "--schedule", "plateau"],
+                             "argument --decay: must lie in (0, 1) with --schedule 'plateau', got 1.0"),
+    "negative seed": (["--seed", "-1"], "argument --seed: must not be negative, got -1"),
+    "nan decay": (["--decay", "nan"], "argument --decay: expected a finite number"),
+}
+
+
+@pytest.mark.parametrize("command", COMMANDS_WITH_LEARNING_FLAGS, ids=" ".join)
+@pytest.mark.parametrize("flags, message", OUT_OF_RANGE.values(), ids=OUT_OF_RANGE.keys())
+def test_an_option_out_of_its_range_is_a_usage_error_of_every_training_command(command, flags, message, tmp_path,
+                                                                            capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([*command, *flags, "--out", str(tmp_path / "run")])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"rnnkit {' '.join(command)}: error: {message}" in err and "Traceback" not in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_ranges_a_flag_checks_are_the_ones_the_library_checks():
+    """Each generated flag refuses what TrainConfig refuses, and with the decay's range depending on the schedule."""
+    parser = build_parser()
+    for values in ({"momentum": 5.0}, {"schedule": "plateau", "decay": 5.0}):
+        with pytest.raises(ValueError):
+            TrainConfig(**values)
+    assert TrainConfig(schedule="step", decay=5.0).decay == 5.0
+    assert parser.parse_args(["train", "--schedule", "step", "--decay", "5"]).decay == 5.0
+
+
+def test_sample_seed_must_not_be_negative(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["sample", "RUN", "--seed", "-1"])
+    assert exit_.value.code == 2 and "argument --seed: must not be negative, got -1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["train"], ["classify", "eval", "RUN"], ["forecast", "eval", "RUN"],
+                                     ["plot", "RUN"]], ids=" ".join)
+def test_an_empty_out_path_is_a_usage_error(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([*command, "--out", ""])
+    assert exit_.value.code == 2 and "argument --out: expected a path, got an empty one" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["forecast", "train"], ["forecast", "backtest"]], ids=" ".join)
+def test_a_train_fraction_outside_zero_to_one_is_a_usage_error(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([*command, "--train-fraction", "1.5"])
+    assert exit_.value.code == 2 and "argument --train-fraction: must lie in (0, 1), got 1.5" in capsys.readouterr().err

@@ -3,6 +3,7 @@ forecasts are printed, the user's own CSV works end to end, a run resumes with d
 input or settings are one-line errors (exit code 2) naming the flags."""
 
 import shutil
+import time
 
 import numpy as np
 import pytest
@@ -59,9 +60,11 @@ def test_eval_of_several_runs_averages_their_forecasts(trained_run, capsys):
     other = run_dir.parent / "run-seed-1"
     assert main(["forecast", "train", "--data-dir", str(data), "--out", str(other), "--seed", "1", *FAST]) == 0
     capsys.readouterr()
-    assert main(["forecast", "eval", str(run_dir), str(other)]) == 0
+    assert main(["forecast", "eval", str(run_dir), str(other)]) == 2            # where to write it, it must be told
+    assert "give --out" in one_line_error(capsys.readouterr().err)
+    assert main(["forecast", "eval", str(run_dir), str(other), "--out", str(run_dir.parent / "ensemble")]) == 0
     assert "lstm ensemble" in capsys.readouterr().out
-    ensemble = results(run_dir.parent)["airline-passengers-1-step"]     # their common folder, without --out
+    ensemble = results(run_dir.parent / "ensemble")["airline-passengers-1-step"]
     alone = [results(run)["airline-passengers-1-step"]["lstm"] for run in (run_dir, other)]
     assert set(ensemble) == {"lstm ensemble", "persistence", "seasonal naive"}
     assert ensemble["persistence"] == results(run_dir)["airline-passengers-1-step"]["persistence"]
@@ -322,3 +325,24 @@ def test_a_run_of_a_csv_resumes_from_a_copy_elsewhere_exactly(tmp_path, capsys):
     assert main(["forecast", "eval", str(tmp_path / "cut")]) == 0             # the run now reads it there
     assert main(["forecast", "predict", str(tmp_path / "cut"), "--steps", "2"]) == 0
     assert [line.split("\t")[0] for line in capsys.readouterr().out.splitlines()[-2:]] == ["2024-01", "2024-02"]
+
+
+@pytest.mark.parametrize("content", ["[1, 2]", "{\"k\": 3}"])
+def test_eval_next_to_a_malformed_results_json_is_a_one_line_error_and_keeps_it(trained_run, tmp_path, capsys,
+                                                                              content):
+    run_dir, _ = trained_run
+    copy = shutil.copytree(run_dir, tmp_path / "run")
+    (copy / "results.json").write_text(content)
+    assert main(["forecast", "eval", str(copy)]) == 2
+    assert "results.json is not a results file of rnnkit" in one_line_error(capsys.readouterr().err)
+    assert (copy / "results.json").read_text() == content
+
+
+def test_predict_far_ahead_takes_time_linear_in_the_steps(trained_run, capsys):
+    run_dir, _ = trained_run
+    started = time.perf_counter()
+    assert main(["forecast", "predict", str(run_dir), "--steps", "2000"]) == 0
+    seconds = time.perf_counter() - started
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2000 and lines[0].startswith("1955-01\t")
+    assert seconds < 30          # the quadratic predict took about two minutes for these 2000 steps

@@ -111,6 +111,19 @@ def test_poem_model_writes_an_acrostic_quatrain(tmp_path, capsys):
     assert [line[-1] for line in lines] == ["，", "。", "，", "。"]
 
 
+def test_an_acrostic_of_a_length_no_poem_has_names_the_acrostic_not_lines(tmp_path, capsys):
+    poems = tmp_path / "poems.tsv"
+    poems.write_text(POEMS, encoding="utf-8")
+    run = tmp_path / "poems"
+    assert main(["train", str(poems), "--column", "poem", "--max-steps", "2", "--val-fraction", "0.2",
+                 "--sample-length", "0", "--out", str(run), *TINY_MODEL]) == 0
+    capsys.readouterr()
+    assert main(["sample", str(run), "--poem", "7", "--acrostic", "春花明"]) == 2
+    line = one_line_error(capsys.readouterr().err)
+    assert "--acrostic takes one character per line of the poem, 4 (a quatrain) or 8 (an octave), got 3" in line
+    assert "--lines" not in line
+
+
 def test_column_that_does_not_exist_is_a_clear_error(tmp_path, capsys):
     poems = tmp_path / "poems.tsv"
     poems.write_text(POEMS, encoding="utf-8")

@@ -112,3 +112,64 @@ def test_read_only_output_directory_is_refused_before_training(tmp_path, capsys)
     finally:
         parent.chmod(0o755)
     assert "cannot write to the run directory" in one_line_error(capsys.readouterr().err)
+
+
+# -- one writer per run, and Ctrl-C -------------------------------------------------------------
+
+LONG_RUN = ["--max-steps", "1000000", "--checkpoint-every", "5", "--eval-every", "1000"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="flock and SIGKILL are POSIX")
+def test_a_second_writer_is_refused_while_the_first_lives_and_accepted_once_it_is_killed(tmp_path, capsys):
+    corpus, run = write_corpus(tmp_path), tmp_path / "run"
+    process = start_training([str(corpus), "--out", str(run), *TINY_MODEL, *LONG_RUN])
+    try:
+        wait_for(run / "checkpoints.json")
+        for argv in (["train", "--resume", str(run), "--no-progress", "--sample-length", "0"],
+                     ["classify", "train", "--resume", str(run), "--no-progress"]):
+            assert main(argv) == 2
+            line = one_line_error(capsys.readouterr().err)
+            assert f"{run} is being written by another rnnkit process (process {process.pid})" in line
+        assert process.poll() is None                       # the first writer was left alone
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    step = load_checkpoint(run)[1]["trainer"]["step"]
+    assert main(["train", "--resume", str(run), "--max-steps", str(step + 2), "--no-progress",
+                 "--sample-length", "0"]) == 0              # the kernel dropped the lock with the process
+    assert load_checkpoint(run)[1]["trainer"]["step"] == step + 2
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT as a signal is POSIX")
+def test_ctrl_c_saves_a_checkpoint_and_exits_130_so_a_shell_chain_stops(tmp_path):
+    corpus, run = write_corpus(tmp_path), tmp_path / "run"
+    process = subprocess.Popen([sys.executable, "-m", "rnnkit", "train", str(corpus), "--out", str(run),
+                                *TINY_MODEL, *LONG_RUN], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(run / "checkpoints.json")
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+    step = load_checkpoint(run)[1]["trainer"]["step"]
+    assert f"interrupted: saved {run / 'checkpoints' / f'step-{step:08d}'}; resume {run} to continue" in err
+
+
+@pytest.mark.parametrize("command", [["train", "CORPUS", *TINY_MODEL], ["classify", "train", "--data", "LABELLED",
+                                                                         "--hidden", "4", "--embedding", "4",
+                                                                         "--no-progress"]],
+                         ids=["train", "classify train"])
+@pytest.mark.parametrize("options", [["--lr", "1e38"], ["--lr", "1e38", "--on-nan", "reduce-lr"],
+                                     ["--optimizer", "sgd", "--lr", "1e39"]], ids=" ".join)
+def test_an_overflowing_learning_rate_is_one_error_line_not_a_crash(tmp_path, capsys, command, options):
+    from labelled_texts import labelled_rows, write_labelled
+    places = {"CORPUS": str(write_corpus(tmp_path)),
+              "LABELLED": str(write_labelled(tmp_path / "texts.csv", labelled_rows(10), header=("text", "label")))}
+    argv = [places.get(arg, arg) for arg in command] + ["--out", str(tmp_path / "run"), "--max-steps", "5", *options]
+    assert main(argv) == 2
+    line = one_line_error(capsys.readouterr().err, alone=False)        # after "run directory: ..."
+    assert "diverged at step 1: the update made weights NaN or infinite" in line
+    assert "no checkpoint was saved yet: start again with a lower --lr or --clip-norm" in line
+    assert not (tmp_path / "run").exists()

@@ -65,3 +65,13 @@ def test_clip_grad_value_matches_torch(torch):
     for grad, param in zip(grads.values(), params):
         np.testing.assert_array_equal(grad, param.grad.numpy())
     assert max(np.abs(g).max() for g in grads.values()) == 1.5
+
+
+@pytest.mark.parametrize("limit", [-1.0, float("nan")])
+def test_clipping_refuses_a_negative_or_nan_limit_instead_of_flipping_the_gradient(limit):
+    grads = {"w": np.array([3.0, 4.0])}
+    with pytest.raises(ValueError, match="max_norm must be >= 0"):
+        clip_grad_norm(grads, limit)
+    with pytest.raises(ValueError, match="clip_value must be >= 0"):
+        clip_grad_value(grads, limit)
+    np.testing.assert_array_equal(grads["w"], [3.0, 4.0])

@@ -51,7 +51,8 @@ def test_streamed_column_equals_the_whole_file_reading_whatever_the_chunk_size(t
 
 
 @given(rows=st.lists(st.text(st.characters(codec="utf-8", exclude_characters="\x00\t\n\r\x0b\x0c\x1c\x1d\x1e"
-                                                                           "\x85\u2028\u2029")), max_size=8),
+                                                                           "\x85\u2028\u2029")),
+                     min_size=1, max_size=8),
        breaks=st.lists(st.sampled_from(["\n", "\r\n", "\r", "\u2028"]), min_size=9, max_size=9),
        chunk_bytes=st.integers(1, 16))
 def test_streamed_column_fuzz(rows, breaks, chunk_bytes):
@@ -64,7 +65,16 @@ def test_streamed_column_fuzz(rows, breaks, chunk_bytes):
         assert read_column(path, "poem") == whole_file_column(text, "poem")
 
 
-def test_a_header_without_rows_gives_one_newline_as_before(tmp_path):
+def test_a_header_without_rows_is_a_data_error_not_a_corpus_of_one_newline(tmp_path):
     path = tmp_path / "t.tsv"
-    path.write_text("poem\n", encoding="utf-8")
-    assert read_column(path, "poem") == "\n"
+    path.write_text("title\tpoem\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"t.tsv has a header but no rows: its column 'poem' holds no text"):
+        read_column(path, "poem")
+
+
+def test_a_missing_column_shows_a_huge_header_cut_short(tmp_path):
+    path = tmp_path / "t.tsv"
+    path.write_text("a" * 3_000_000 + "\tb\nx\ty\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"no column 'poem': its header names the columns 'aaa.*\.\.\.', 'b'") as error:
+        read_column(path, "poem")
+    assert len(str(error.value)) < 500

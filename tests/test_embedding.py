@@ -120,6 +120,14 @@ def test_bad_indices_raise_value_error_naming_the_argument(indices, message):
         one_hot(indices, VOCAB)
 
 
+@pytest.mark.parametrize("sizes, message", [((0, 4), "num_embeddings must be a positive integer, got 0"),
+                                            ((5, -1), "embedding_dim must be a positive integer, got -1"),
+                                            ((5.0, 4), "num_embeddings must be a positive integer, got 5.0")])
+def test_embedding_refuses_sizes_that_are_not_positive_integers(sizes, message):
+    with pytest.raises(ValueError, match=message):
+        Embedding(*sizes)
+
+
 def test_embedding_rejects_bad_padding_idx_and_gradient_shape():
     with pytest.raises(ValueError, match="padding_idx"):
         Embedding(VOCAB, DIM, padding_idx=VOCAB)

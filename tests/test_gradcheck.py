@@ -38,3 +38,17 @@ def test_relative_error_is_scale_free_and_zero_for_zeros():
     a = np.array([1.0, 2.0])
     assert relative_error(a * 1e6, (a + [0, 1e-6]) * 1e6) == pytest.approx(5e-7)
     assert relative_error(np.zeros(2), np.zeros(2)) == 0.0
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_gradcheck_fails_a_function_that_is_not_finite(value):
+    x = np.array([1.0, 2.0])
+    result = gradcheck(lambda: float(value * x.sum()), {"x": x}, {"x": np.ones(2)})
+    assert result.max_error == np.inf and not result.max_error < 1e-6
+
+
+def test_gradcheck_fails_a_gradient_that_is_not_finite_and_max_error_counts_nan():
+    x = np.array([1.0, 2.0])
+    result = gradcheck(lambda: float(x.sum()), {"x": x}, {"x": np.array([1.0, np.nan])})
+    assert result.max_error == np.inf
+    assert relative_error(np.array([np.nan]), np.array([0.0])) == np.inf

@@ -147,12 +147,16 @@ def test_zero_grad_clears_the_module_gradients():
 @pytest.mark.parametrize(
     "make, message",
     [
-        (lambda m: SGD(m, lr=-1.0), "lr must be >= 0"),
+        (lambda m: SGD(m, lr=-1.0), "lr must be a finite number >= 0"),
+        (lambda m: Adam(m, lr=float("nan")), "lr must be a finite number >= 0, got nan"),
+        (lambda m: Adagrad(m, lr=float("inf")), "lr must be a finite number >= 0, got inf"),
+        (lambda m: RMSprop(m, eps=float("nan")), "eps must be a finite number >= 0, got nan"),
         (lambda m: SGD(m, lr=0.1, nesterov=True), "nesterov momentum needs momentum > 0"),
         (lambda m: RMSprop(m, alpha=1.0), r"alpha must lie in \[0, 1\)"),
         (lambda m: Adam(m, betas=(0.9, 1.0)), r"betas\[1\] must lie in \[0, 1\)"),
+        (lambda m: Adam(m, betas=(float("nan"), 0.9)), r"betas\[0\] must lie in \[0, 1\)"),
     ],
-    ids=["negative-lr", "nesterov-without-momentum", "alpha", "beta2"],
+    ids=["negative-lr", "nan-lr", "inf-lr", "nan-eps", "nesterov-without-momentum", "alpha", "beta2", "nan-beta1"],
 )
 def test_optimizers_reject_invalid_hyperparameters(make, message):
     with pytest.raises(ValueError, match=message):

@@ -1,7 +1,10 @@
+import warnings
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from rnnkit.errors import DataError
+from rnnkit.errors import ConfigError, DataError
 from rnnkit.plots import plot_confusion_matrix, plot_curves, plot_forecast
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -36,9 +39,22 @@ def test_plot_forecast_aligns_short_forecasts_with_the_end(tmp_path):
 
 def test_plot_confusion_matrix_writes_a_png_over_an_old_one(tmp_path):
     path = tmp_path / "cm.png"
-    path.write_bytes(b"old")
+    plot_confusion_matrix(np.array([[1, 0], [0, 1]]), ["negative", "positive"], path)
+    old = path.read_bytes()
     plot_confusion_matrix(np.array([[40, 5], [8, 50]]), ["negative", "positive"], path)
     assert_png(path)
+    assert path.read_bytes() != old
+
+
+def test_a_plot_never_replaces_what_is_not_a_png(tmp_path):
+    text, link = tmp_path / "notes.png", tmp_path / "link.png"
+    text.write_text("mine")
+    link.symlink_to(text)
+    for path, what in ((text, "exists and is not a PNG image"), (link, "is a symbolic link"),
+                       (Path("/dev/null"), "is a device"), (tmp_path, "is a directory")):
+        with pytest.raises(ConfigError, match=what):
+            plot_confusion_matrix(np.array([[1, 0], [0, 1]]), ["a", "b"], path)
+    assert text.read_text() == "mine" and link.is_symlink() and Path("/dev/null").is_char_device()
 
 
 # -- what is plotted where: each would fail if a curve were drawn against its index -------------------------
@@ -109,3 +125,10 @@ def test_plot_confusion_matrix_writes_each_count_in_its_cell(tmp_path):
     written = {text.get_position(): text.get_text() for text in axes.texts}
     assert written == {(0, 0): "40", (1, 0): "5", (0, 1): "8", (1, 1): "50"}   # (x = predicted, y = true)
     assert [t.get_text() for t in axes.get_xticklabels()] == ["negative", "positive"]
+
+
+def test_labels_in_a_script_the_font_lacks_give_no_warning(tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plot_confusion_matrix(np.array([[3, 1], [0, 4]]), ["正面", "負面"], tmp_path / "cm.png")
+    assert_png(tmp_path / "cm.png")

@@ -148,6 +148,33 @@ def test_bad_constructor_arguments_are_rejected(kwargs, message):
         RNN(**args)
 
 
+@pytest.mark.parametrize("make, message", [
+    (lambda: LSTM(3, hidden_size=-1), r"hidden_size must be a positive integer, got -1"),
+    (lambda: LSTM(3, 4, proj_size=4), r"proj_size must be 0 or in \[1, hidden_size\)"),
+    (lambda: LSTM(3, 4, proj_size=1.5), "proj_size must be an integer"),
+    (lambda: LSTM(3, 4, forget_bias=float("nan")), "forget_bias must be None or a finite number"),
+    (lambda: LSTM(3, 4, peephole="yes"), "peephole must be True or False, got 'yes'"),
+    (lambda: GRU(3, 4, bidirectional="no"), "bidirectional must be True or False, got 'no'"),
+    (lambda: GRU(3, 4, reset_after="yes"), "reset_after must be True or False, got 'yes'"),
+    (lambda: RNN(3, 4, batch_first=1), "batch_first must be True or False, got 1"),
+    (lambda: RNN(3, 4, bias=None), "bias must be True or False, got None"),
+    (lambda: RNN(3, 4, dropout=float("nan")), r"dropout must be a number in \[0, 1\), got nan"),
+    (lambda: RNN(True, 4), "input_size must be a positive integer, got True"),
+    (lambda: RNN(3, 4, num_layers=2.0), "num_layers must be a positive integer, got 2.0"),
+])
+def test_nonsense_arguments_are_refused_naming_the_argument_that_is_wrong(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_a_wrong_input_dtype_suggests_only_dtypes_the_layer_takes():
+    with pytest.raises(ValueError, match=r"pass x.astype\(np.float32\)$"):
+        RNN(3, 4)(np.zeros((5, 2, 3), np.int64))
+    with pytest.raises(ValueError, match=r"or build the layer with dtype=np.float64$"):
+        RNN(3, 4)(np.zeros((5, 2, 3), np.float64))
+    RNN(3, 4, dtype=np.float64)(np.zeros((5, 2, 3), np.float64))      # what the advice says works
+
+
 def test_repr_shows_the_options_like_torch():
     assert repr(LSTM(10, 20, num_layers=2, bidirectional=True)) == "LSTM(10, 20, num_layers=2, bidirectional=True)"
 

@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rnnkit.errors import CheckpointError, ConfigError
+from rnnkit.errors import CheckpointError, ConfigError, DataError, RnnkitError
 from rnnkit.tasks import classification, language_model, runs
 from rnnkit.tasks.language_model import LanguageModelSpec
 from rnnkit.training.checkpoint import load_checkpoint, read_marks, save_checkpoint
 from rnnkit.training.config import TrainConfig
+from rnnkit.training.metrics_log import read_metrics
 from tiny_lm import quiet, tiny_config, tiny_spec, train_tiny, write_corpus
 
 
@@ -82,17 +83,39 @@ def test_check_new_run_dir_accepts_a_new_or_empty_directory(tmp_path):
     assert not (tmp_path / "new").exists()          # checking creates nothing
 
 
-def test_a_failed_start_removes_the_run_directory_it_created_but_not_one_that_was_there(tmp_path):
+def test_a_failed_start_removes_the_run_directory_it_created_but_not_an_empty_one_that_was_there(tmp_path):
     created, existing = tmp_path / "created", tmp_path / "existing"
     existing.mkdir()
-    (existing / "notes.txt").write_text("mine")
     for run_dir in (created, existing):
         with pytest.raises(RuntimeError):
             with runs.new_run_dir(run_dir):
                 assert run_dir.is_dir()
                 raise RuntimeError("setup failed")
     assert not created.exists()
-    assert (existing / "notes.txt").read_text() == "mine"
+    assert existing.is_dir()
+
+
+def test_a_folder_that_holds_other_files_is_refused_as_a_run_directory(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    for run_dir in (tmp_path, Path("/")):
+        with pytest.raises(ConfigError, match=r"is a folder that holds other files \(.*\): a run directory must be "
+                                              "new or empty; pick another `run_dir`"):
+            runs.check_new_run_dir(run_dir)
+    with pytest.raises(ConfigError, match="empty path"):
+        runs.check_new_run_dir("")
+    assert (tmp_path / "notes.txt").read_text() == "mine" and list(tmp_path.iterdir()) == [tmp_path / "notes.txt"]
+
+
+def test_a_run_that_diverged_before_its_first_checkpoint_is_removed_and_may_start_again(tmp_path):
+    corpus, run = write_corpus(tmp_path), tmp_path / "run"
+    with pytest.raises(RnnkitError, match="no checkpoint was saved yet: start again"):
+        train_tiny(corpus, run, max_steps=3, lr=1e38, optimizer="sgd")
+    assert not run.exists()
+    run.mkdir()
+    (run / "metrics.jsonl").write_text('{"step": 1, "train_loss": 9.0}\n')    # a leftover of a run like that
+    assert train_tiny(corpus, run, max_steps=2).step == 2
+    assert [r["step"] for r in read_metrics(run) if "train_loss" in r] == [1, 2]
+    assert read_metrics(run)[0]["train_loss"] != 9.0
 
 
 def test_training_into_a_run_directory_is_refused_before_reading_anything(lm_run, tmp_path):
@@ -137,11 +160,20 @@ def test_a_task_loader_refuses_a_run_of_another_task(lm_run):
     assert isinstance(language_model.load_run(lm_run).spec, LanguageModelSpec)
 
 
-def test_load_run_of_best_falls_back_to_last_when_no_validation_ran(tmp_path):
+def test_load_run_of_best_falls_back_to_last_when_no_validation_could_score(tmp_path):
     run_dir = tmp_path / "run"
-    result = train_tiny(write_corpus(tmp_path), run_dir, max_steps=3)     # validation every 5 updates
+    result = train_tiny(write_corpus(tmp_path), run_dir, {"val_fraction": 0.0}, max_steps=3)   # no text to validate
     assert result.best_score is None and "best" not in read_marks(run_dir)
-    assert runs.load_run(run_dir).trainer["step"] == 3
+    run = runs.load_run(run_dir)
+    assert run.trainer["step"] == 3
+    assert run.source == f"{run_dir / 'checkpoints' / 'step-00000003'} (the last: no validation marked a best one)"
+
+
+def test_load_run_says_which_checkpoint_it_loaded(lm_run):
+    assert runs.load_run(lm_run).source.startswith(f"{lm_run / 'checkpoints' / 'step-00000005'} (the best: val_loss ")
+    assert runs.load_run(lm_run, "last").source == f"{lm_run / 'checkpoints' / 'step-00000005'} (the last)"
+    folder = lm_run / "checkpoints" / "step-00000005"
+    assert runs.load_run(folder).source == str(folder)
 
 
 def test_trained_run_config_of_damaged_options_is_a_checkpoint_error(lm_run):
@@ -198,8 +230,15 @@ def test_fit_reports_how_the_run_ended_and_draws_the_curves(tmp_path):
     assert (tmp_path / "run" / "curves.png").read_bytes().startswith(b"\x89PNG")
 
 
-def test_fit_without_a_validation_draws_no_curves(tmp_path):
-    result = train_tiny(write_corpus(tmp_path), tmp_path / "run", max_steps=2)
+def test_a_run_that_ends_before_its_first_validation_validates_its_final_model_and_draws_curves(tmp_path):
+    result = train_tiny(write_corpus(tmp_path), tmp_path / "run", max_steps=2)      # validation every 5 updates
+    assert result.stop_reason == "max steps" and result.best_score is not None
+    assert read_marks(tmp_path / "run") == {"last": "step-00000002", "best": "step-00000002"}
+    assert (tmp_path / "run" / "curves.png").exists()
+
+
+def test_fit_without_a_validation_that_scores_draws_no_curves(tmp_path):
+    result = train_tiny(write_corpus(tmp_path), tmp_path / "run", {"val_fraction": 0.0}, max_steps=2)
     assert result.best_score is None and result.stop_reason == "max steps"
     assert not (tmp_path / "run" / "curves.png").exists()
 
@@ -213,19 +252,24 @@ def test_write_results_merges_keys_into_results_json(tmp_path):
     assert "正" in (tmp_path / runs.RESULTS_FILE).read_text(encoding="utf-8")
 
 
-def test_write_results_replaces_an_unreadable_results_file(tmp_path):
-    (tmp_path / runs.RESULTS_FILE).write_text("{broken")
-    runs.write_results(tmp_path, "k", {"x": 1})
-    assert json.loads((tmp_path / runs.RESULTS_FILE).read_text()) == {"k": {"x": 1}}
+@pytest.mark.parametrize("content, kind", [("{broken", "not JSON"), ("[1, 2]", "a JSON list"),
+                                           ('{"a": 1}', "an object whose entries are not all objects")])
+def test_write_results_refuses_a_results_file_rnnkit_did_not_write(tmp_path, content, kind):
+    (tmp_path / runs.RESULTS_FILE).write_text(content)
+    with pytest.raises(DataError, match=f"results.json is not a results file of rnnkit \\({kind}\\): move it away"):
+        runs.write_results(tmp_path, "k", {"x": 1})
+    assert (tmp_path / runs.RESULTS_FILE).read_text() == content
 
 
-def test_report_dir_is_out_or_the_run_or_the_common_folder(tmp_path):
+def test_report_dir_is_out_or_the_run_and_an_ensemble_needs_out(tmp_path):
     one, two = tmp_path / "seeds" / "seed-0", tmp_path / "seeds" / "seed-1"
     assert runs.report_dir([one], tmp_path / "out") == tmp_path / "out"
     assert runs.report_dir([one], None) == one
     assert runs.report_dir([one / "checkpoints" / "step-00000005"], None) == one
-    assert runs.report_dir([one, two], None) == (tmp_path / "seeds").resolve()
-    assert runs.report_dir([one, Path(two) / "checkpoints" / "step-00000001"], None) == (tmp_path / "seeds").resolve()
+    assert runs.report_dir([one, two], tmp_path / "out") == tmp_path / "out"
+    with pytest.raises(ConfigError, match="an ensemble of 2 runs writes its figures and results.json only into a "
+                                          "folder you name: give `out`"):
+        runs.report_dir([one, two], None)
 
 
 # -- damaged trainer state (valid checksums): refused with a CheckpointError, never a crash --------

@@ -107,3 +107,13 @@ def test_schedule_rejects_another_schedules_state():
 def test_schedules_reject_invalid_settings(make):
     with pytest.raises(ValueError):
         make(optimizer())
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda opt: StepLR(opt, step_size=1, gamma=float("nan")), "finite gamma > 0"),
+    (lambda opt: ExponentialAfter(opt, factor=float("inf")), "factor must be a finite number > 0"),
+    (lambda opt: ReduceLROnPlateau(opt, factor=float("nan")), r"factor must lie in \(0, 1\)"),
+])
+def test_schedules_refuse_nan_and_infinite_factors(make, message):
+    with pytest.raises(ValueError, match=message):
+        make(SGD(Linear(2, 2), lr=0.1))

@@ -84,6 +84,46 @@ def test_future_forecasts_continue_the_series_after_its_end(strategy):
     np.testing.assert_allclose(future, line[30:33])
 
 
+class CountingModel:
+    """A small real forecaster whose calls are counted."""
+
+    def __init__(self, horizon=1):
+        self.model = Forecaster(ForecasterConfig(hidden_size=4, horizon=horizon), dtype="float64", rng=0)
+        self.config, self.dtype, self.calls = self.model.config, self.model.dtype, 0
+
+    def __call__(self, x):
+        self.calls += 1
+        return self.model(x)
+
+    def eval(self):
+        self.model.eval()
+        return self
+
+    def train(self):
+        self.model.train()
+        return self
+
+
+@pytest.mark.parametrize("strategy, horizon", [("recursive", 1), ("direct", 5)])
+def test_future_forecasts_are_the_per_horizon_forecasts_in_one_linear_pass(strategy, horizon):
+    transform = SeriesTransform(log=True, difference=True, seasonal_lag=12).fit(SERIES[:48])
+    model = CountingModel(horizon)
+    future = forecast_future(model, transform, SERIES, look_back=6, steps=5, strategy=strategy)
+    assert model.calls == (5 if strategy == "recursive" else 1)         # one call per step, not one per step pair
+    padded = np.append(SERIES, np.zeros(5))                              # what the quadratic definition read
+    each = [forecast(model, transform, padded[:len(SERIES) + h], np.array([len(SERIES) + h - 1]), 6, h, strategy)[0]
+            for h in range(1, 6)]
+    np.testing.assert_array_equal(future, each)                          # the same numbers, bit for bit
+
+
+def test_a_long_future_costs_one_model_call_per_step_and_reports_progress():
+    transform = SeriesTransform(difference=True).fit(SERIES[:48])
+    model, reported = CountingModel(), []
+    forecast_future(model, transform, SERIES, look_back=6, steps=3000, strategy="recursive",
+                    progress=lambda done, total: reported.append((done, total)))
+    assert model.calls == 3000 and reported[-1] == (3000, 3000) and len(reported) == 3000
+
+
 def test_direct_forecast_beyond_the_horizon_is_a_config_error():
     transform = SeriesTransform().fit(SERIES[:48])
     with pytest.raises(ConfigError, match="direct forecast reaches 1 steps .*: use the recursive `strategy` or "

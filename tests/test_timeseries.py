@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 
@@ -51,7 +53,7 @@ def test_daily_temperatures_are_dated_days_with_a_365_day_season(series_folder):
 
 def test_malformed_row_names_file_and_line(tmp_path):
     (tmp_path / "shampoo.csv").write_text('"Month","Sales"\n"1-01",266.0\n"1-02",n/a\n', encoding="utf-8")
-    with pytest.raises(DataError, match=r"shampoo.csv:3: expected a time"):
+    with pytest.raises(DataError, match=r"shampoo.csv line 3: expected a time"):
         load_series("shampoo", tmp_path)
 
 
@@ -205,6 +207,24 @@ def test_missing_columns_list_the_header(tmp_path):
         read_series_csv(path, "units", "date")
 
 
+def test_a_missing_column_shows_a_huge_or_wide_header_cut_short(tmp_path):
+    path = write_series(tmp_path, ["x" * 100_000 + ",units"] + monthly_rows(40))
+    with pytest.raises(DataError, match=r"its header has the columns 'xxx.*\.\.\.', 'units'$") as error:
+        read_series_csv(path, "sales")
+    assert len(str(error.value)) < 500
+    wide = write_series(tmp_path, [",".join(f"c{k}" for k in range(5000))] + [",".join("1" * 5000)], "wide.csv")
+    with pytest.raises(DataError, match=r"\.\.\. \(5000 columns\)$") as error:
+        read_series_csv(wide, "sales")
+    assert len(str(error.value)) < 500
+
+
+def test_a_fifo_or_a_device_is_refused_as_not_a_regular_file(tmp_path):
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(DataError, match=r"pipe.csv is a FIFO \(named pipe\): rnnkit reads its data more than once"):
+        read_series_csv(fifo, "units")
+
+
 def test_missing_file_and_wrong_extension(tmp_path):
     with pytest.raises(DataError, match="does not exist"):
         read_series_csv(tmp_path / "nope.csv", "units")
@@ -230,3 +250,30 @@ def test_bad_or_unordered_dates_name_the_line(tmp_path, row, bad, expected):
 def test_a_season_below_one_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="`season` is 0"):
         read_series_csv(write_series(tmp_path, ["units", "1"]), "units", season=0)
+
+
+def test_a_missing_step_of_a_regular_series_names_the_gap(tmp_path):
+    rows = monthly_rows(40)
+    del rows[5:7]                                        # two months missing after line 6
+    with pytest.raises(DataError, match=r"line 7, column 'month': 2001-08 follows 2001-05, so 2 step\(s\) of the "
+                                        r"series are missing \(and 1 gap\(s\) in all\): add a row for every step"):
+        read_series_csv(write_series(tmp_path, ["month,units"] + rows), "units", "month")
+
+
+def test_irregular_dates_have_no_steps_to_miss(tmp_path):
+    days = np.cumsum([0, 3, 10, 4, 17, 1, 9, 25, 2, 6, 11, 5, 8, 3])
+    rows = [f"{np.datetime64('2020-01-01') + int(day)},{i}" for i, day in enumerate(days)]
+    assert len(read_series_csv(write_series(tmp_path, ["day,value"] + rows), "value", "day").values) == 14
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-Infinity"])
+def test_a_built_in_series_file_with_nan_or_inf_names_file_line_and_column(tmp_path, value):
+    (tmp_path / "shampoo.csv").write_text(f'"Month","Sales"\n"1-01",266.0\n"1-02",{value}\n', encoding="utf-8")
+    with pytest.raises(DataError, match=rf"shampoo.csv line 3, column 'Sales': '{value}' is not a finite number"):
+        load_series("shampoo", tmp_path)
+
+
+def test_a_built_in_series_file_out_of_order_names_the_line(tmp_path):
+    (tmp_path / "shampoo.csv").write_text('"Month","Sales"\n"1-01",1\n"1-03",2\n"1-02",3\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"shampoo.csv line 4: time 0001-02 is not after the time before it, 0001-03"):
+        load_series("shampoo", tmp_path)

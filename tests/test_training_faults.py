@@ -6,6 +6,7 @@ The same faults through the command line (one error line, resume, kill -9) are i
 import errno
 import math
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -130,12 +131,53 @@ def test_reduce_lr_goes_back_to_the_checkpoint_with_half_the_rate_and_finishes(t
     assert all(r["lr"] == 0.005 for r in records if r["step"] > 5)
 
 
-def test_reduce_lr_gives_up_after_repeated_divergence(tmp_path):
-    trainer = make_trainer(tmp_path, on_nan="reduce-lr")
+def test_reduce_lr_halves_the_rate_again_at_each_new_divergence(tmp_path):
+    trainer = make_trainer(tmp_path, on_nan="reduce-lr", lr=0.01)
+    poison(trainer, at_step=8, kind="nan loss", times=3)
+    assert trainer.fit()["step"] == 12
+    rates = {r["step"]: r["lr"] for r in read_metrics(tmp_path) if "train_loss" in r}
+    assert rates[5] == 0.01 and all(rates[step] == 0.01 / 8 for step in range(6, 13))
+
+
+def test_reduce_lr_gives_up_after_repeated_divergence_without_advising_the_flag_in_use(tmp_path):
+    trainer = make_trainer(tmp_path, on_nan="reduce-lr", lr=0.01)
     poison(trainer, at_step=8, kind="nan loss", times=100)
-    with pytest.raises(TrainingDiverged, match="at step 8"):
+    gave_up = r"at step 8: .*step-00000005; it diverged again after the learning rate was halved 5 times, to " \
+              r"0.0003125: resume with a lower `lr`"
+    with pytest.raises(TrainingDiverged, match=gave_up) as error:
         trainer.fit()
+    assert "on_nan" not in str(error.value)
     assert load_checkpoint(tmp_path)[1]["trainer"]["step"] == 5
+
+
+@pytest.mark.parametrize("options", [{"lr": 1e38}, {"lr": 1e38, "on_nan": "reduce-lr"},
+                                     {"lr": 1e39, "optimizer": "sgd"}])
+def test_an_update_that_overflows_the_weights_is_a_divergence_not_a_crash_of_the_next_forward(tmp_path, options):
+    trainer = make_trainer(tmp_path, **options)
+    with pytest.raises(TrainingDiverged, match=r"diverged at step 1: the update made weights NaN or infinite .*; "
+                                               r"no checkpoint was saved yet: start again with a lower `lr`"):
+        trainer.fit()
+
+
+def test_overflowing_weights_after_a_checkpoint_go_back_to_it_with_reduce_lr(tmp_path):
+    trainer = make_trainer(tmp_path, on_nan="reduce-lr", lr=0.01)
+    original = trainer.optimizer.step
+
+    def overflowing_step():
+        original()
+        if trainer.step + 1 == 8 and trainer.lr_reductions == 0:
+            trainer.model.parameters()["embedding.weight"][0, 0] = np.inf
+    trainer.optimizer.step = overflowing_step
+    assert trainer.fit()["step"] == 12
+    assert all(np.isfinite(value).all() for value in trainer.model.parameters().values())
+
+
+def test_an_update_keeps_numpy_overflow_warnings_to_itself(tmp_path):
+    trainer = make_trainer(tmp_path, lr=1e38)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(TrainingDiverged):
+            trainer.fit()
 
 
 # -- unwritable and full disks -------------------------------------------------------------------
@@ -173,7 +215,8 @@ def test_disk_full_at_a_checkpoint_stops_with_a_clear_error_and_keeps_the_previo
     run = tmp_path / "run"
     trainer = make_trainer(run)
     fill_disk_from_step(monkeypatch, trainer, step=10, writer=writer, call=call)
-    with pytest.raises(CheckpointError, match=r"step 10 .*No space left on device; step-00000005 is intact"):
+    with pytest.raises(CheckpointError, match=r"step 10 .*No space left on device; step-00000005 is intact: free "
+                                              r"some space, then resume"):
         trainer.fit()
     monkeypatch.undo()
     assert load_checkpoint(run)[1]["trainer"]["step"] == 5
@@ -185,3 +228,11 @@ def test_disk_full_at_a_checkpoint_stops_with_a_clear_error_and_keeps_the_previo
     straight = make_trainer(tmp_path / "straight")
     straight.fit()
     assert train_losses(run) == train_losses(tmp_path / "straight")
+
+
+def test_disk_full_before_the_first_checkpoint_advises_starting_again_not_resuming(tmp_path, monkeypatch):
+    trainer = make_trainer(tmp_path / "run")
+    fill_disk_from_step(monkeypatch, trainer, step=5, writer="atomic_write_bytes")
+    with pytest.raises(CheckpointError, match=r"step 5 .*No space left on device; no checkpoint was saved yet, so "
+                                              r"there is nothing to resume: free some space, then start the run again"):
+        trainer.fit()

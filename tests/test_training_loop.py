@@ -79,6 +79,50 @@ def test_training_lowers_the_validation_loss(tmp_path):
     assert val[-1] < val[0] - 0.5
 
 
+def test_a_run_that_ends_between_validations_validates_its_final_model(tmp_path):
+    trainer = make_trainer(tmp_path, max_steps=10, lr=0.01)             # validations at 4 and 8, then 10
+    result = trainer.fit()
+    validations = {r["step"]: r["val_loss"] for r in read_metrics(tmp_path) if "val_loss" in r}
+    assert sorted(validations) == [4, 8, 10]
+    assert result["best_score"] == min(validations.values())
+    _, best = load_checkpoint(tmp_path, which="best")
+    assert best["trainer"]["step"] == min(validations, key=validations.get)
+    assert best["trainer"]["marked_best"] == {"step": best["trainer"]["step"], "score": result["best_score"]}
+
+
+def scripted(trainer: Trainer, scores: dict[int, float]) -> Trainer:
+    """``trainer`` whose validation at step s reports the val_loss ``scores[s]``."""
+    trainer.task.evaluate = lambda: {"val_loss": scores[trainer.step]}
+    return trainer
+
+
+def test_the_final_validation_leaves_early_stopping_as_the_uninterrupted_run_has_it(tmp_path):
+    scores = {4: 1.0, 8: 1.1, 10: 0.1, 12: 1.2, 16: 1.3, 20: 1.4}     # the final model of a run to 10 scores best
+    straight = scripted(make_trainer(tmp_path / "straight", max_steps=20, patience=2), scores).fit()
+    first = scripted(make_trainer(tmp_path / "resumed", max_steps=10, patience=2), scores).fit()
+    assert first["best_score"] == 0.1                                   # the final validation marked step 10 best
+    resumed = scripted(make_trainer(tmp_path / "resumed", max_steps=20, patience=2), scores)
+    resumed.restore()
+    result = resumed.fit()
+    assert straight["stop_reason"] == result["stop_reason"] == "early stopping"
+    assert straight["step"] == result["step"] == 12                     # patience counts scheduled validations only
+    assert train_losses(tmp_path / "resumed") == train_losses(tmp_path / "straight")
+    assert load_checkpoint(tmp_path / "resumed", which="best")[1]["trainer"]["step"] == 10
+    assert result["best_score"] == 0.1
+
+
+def test_the_progress_total_of_an_epoch_run_is_its_batches_and_of_a_resumed_one_the_rest(tmp_path):
+    trainer = make_trainer(tmp_path, epochs=3)
+    per_epoch = trainer.task.batches_per_epoch
+    assert per_epoch > 1 and trainer._total_steps() == 3 * per_epoch
+    assert make_trainer(tmp_path / "capped", epochs=3, max_steps=5)._total_steps() == 5
+    first = make_trainer(tmp_path / "resumed", epochs=3, max_steps=per_epoch + 2)
+    first.fit()
+    resumed = make_trainer(tmp_path / "resumed", epochs=3)
+    resumed.restore()
+    assert resumed._total_steps() == 3 * per_epoch
+
+
 def test_early_stopping_stops_after_patience_validations(tmp_path):
     trainer = make_trainer(tmp_path, max_steps=400, lr=1e-6, patience=2)   # too small a rate to improve
     result = trainer.fit()

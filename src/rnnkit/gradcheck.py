@@ -42,7 +42,8 @@ class GradcheckResult:
 
     @property
     def max_error(self) -> float:
-        return max(self.errors.values(), default=0.0)
+        """The largest error; a NaN among them counts as inf (``max`` would skip it after a number)."""
+        return max((error if error == error else float("inf") for error in self.errors.values()), default=0.0)
 
     @property
     def worst(self) -> str:
@@ -71,10 +72,13 @@ def numerical_gradient(f: Callable[[], float], x: np.ndarray, eps: float = 1e-6)
 
 
 def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
-    """max |a - n| / max(max |a|, max |n|); 0 when both are exactly zero."""
+    """max |a - n| / max(max |a|, max |n|); 0 when both are exactly zero; inf when either holds a NaN or
+    an infinity (a gradient, or a function, that is not finite fails every check)."""
     analytic, numeric = np.asarray(analytic), np.asarray(numeric)
     if analytic.shape != numeric.shape:
         raise ValueError(f"shape mismatch: analytic {analytic.shape}, numeric {numeric.shape}")
+    if not (np.isfinite(analytic).all() and np.isfinite(numeric).all()):
+        return float("inf")
     scale = max(np.max(np.abs(analytic), initial=0.0), np.max(np.abs(numeric), initial=0.0))
     if scale == 0.0:
         return 0.0

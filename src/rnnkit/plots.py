@@ -4,20 +4,22 @@ matplotlib is imported inside the functions, so the rest of rnnkit runs without 
 Figures are made with ``matplotlib.figure.Figure`` rather than pyplot: that renders
 with the Agg backend, needs no display and keeps no global figure state. Each PNG is
 written atomically (``rnnkit.training.atomic``: a temporary file in the target folder,
-then a rename over ``path``), so a reader never sees a half-written image. Each function
+then a rename over ``path``), so a reader never sees a half-written image; only a PNG is
+ever replaced (``check_png_target``), never another file, a device or a link. Each function
 also returns the figure it saved, so that a test can read back what was plotted where.
 """
 
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
-from rnnkit.errors import DataError
-from rnnkit.training.atomic import atomic_write_bytes
+from rnnkit.errors import ConfigError, DataError
+from rnnkit.training.atomic import atomic_write_bytes, check_replaceable
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -89,9 +91,26 @@ def _new_figure(width: float = 6.0, height: float = 4.0):
     return figure, figure.add_subplot()
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def check_png_target(path: str | Path) -> None:
+    """``path`` is new, or a PNG image (which a plot may replace); anything else is refused, never replaced."""
+    path = Path(path)
+    check_replaceable(path)
+    if path.exists():
+        with open(path, "rb") as file:
+            if file.read(len(PNG_SIGNATURE)) != PNG_SIGNATURE:
+                raise ConfigError(f"{path} exists and is not a PNG image: rnnkit replaces only a PNG; "
+                                  "pick another path, or move that file away")
+
+
 def _save_png(figure, path: str | Path) -> None:
-    """Render the figure as PNG and write it to ``path`` atomically."""
+    """Render the figure as PNG and write it to ``path`` atomically (``check_png_target`` first)."""
+    check_png_target(path)
     png = io.BytesIO()
-    figure.savefig(png, format="png", dpi=100)
+    with warnings.catch_warnings():              # labels in a script the font lacks (Chinese) show as boxes
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
+        figure.savefig(png, format="png", dpi=100)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(path, png.getvalue())

@@ -23,7 +23,7 @@ from pathlib import Path
 from rnnkit.cli import flags
 from rnnkit.cli.flags import field_default, fraction, option, positive
 from rnnkit.data.datasets import TEXT_DATASETS, default_data_dir
-from rnnkit.errors import ConfigError
+from rnnkit.errors import ConfigError, DataError
 from rnnkit.layers.pooling import POOLINGS
 from rnnkit.models.char_lm import RECURRENT_LAYERS
 from rnnkit.models.classifier import ClassifierConfig
@@ -106,8 +106,9 @@ def register_eval(actions) -> None:
     add_data_location(parser, " (default: where training read it)")
     parser.add_argument("--baseline", action="store_true",
                         help="also fit and score the bag-of-words baseline (two classes)")
-    parser.add_argument("--out", type=Path, help="folder for confusion-SPLIT.png and results.json "
-                                                 "(the run's; for several runs, their common parent folder)")
+    parser.add_argument("--out", type=flags.output_path,
+                        help="folder for confusion-SPLIT.png and results.json (default: the run directory of one "
+                             "run; several runs need one)")
     flags.finish(parser, run_eval)
 
 
@@ -146,10 +147,16 @@ def run_train(args) -> int:
         result = classification.train(spec, flags.train_config(args), run_dir, progress=not args.no_progress,
                                       echo=status)
     status(flags.stop_summary(result))
+    if result.stop_reason == "interrupted":
+        return flags.INTERRUPTED
     best = classification.load_run(result.run_dir)
+    notes = [f"evaluated {best.source}"]
     print_results(classification.evaluate([best], ("dev", "test"), result.run_dir, baseline=True,
                                           data_dir=args.data_dir if args.resume else None,
-                                          file=args.file if args.resume else None), best.spec.data.name, 1)
+                                          file=args.file if args.resume else None, echo=notes.append),
+                  best.spec.data.name, 1)
+    for note in notes:
+        status(note)
     return 0
 
 
@@ -170,10 +177,34 @@ def status(message: str) -> None:
 # -- eval and predict ----------------------------------------------------------------------
 def run_eval(args) -> int:
     trained = classification.load_ensemble(args.run_dirs, args.which)
+    notes = [f"using {run.source}" for run in trained]
     results = classification.evaluate(trained, (args.split,), report_dir(args.run_dirs, args.out), args.baseline,
-                                      args.data_dir, args.file)
+                                      args.data_dir, args.file, echo=notes.append)
     print_results(results, trained[0].spec.data.name, len(trained))
+    for note in notes:
+        status(note)
     return 0
+
+
+def stdin_texts() -> list[str]:
+    """The lines of stdin, one text each: UTF-8 text (a NUL byte or bytes that are not UTF-8 are refused,
+    naming the line); blank lines are left to ``classification.predict`` to refuse."""
+    stream = getattr(sys.stdin, "buffer", None)
+    data = stream.read() if stream is not None else sys.stdin.read().encode("utf-8", "surrogateescape")
+    lines = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")     # universal newlines
+    if lines[-1] == b"":
+        lines.pop()
+    texts = []
+    for number, line in enumerate(lines, start=1):
+        if b"\x00" in line:
+            raise DataError(f"stdin line {number} holds a NUL byte: classify predict reads texts, one per line, "
+                            "not binary data")
+        try:
+            texts.append(line.decode("utf-8"))
+        except UnicodeDecodeError as error:
+            raise DataError(f"stdin line {number} is not UTF-8 text (byte {error.start}: "
+                            f"{line[error.start:error.start + 1].hex()}): give UTF-8 texts, one per line") from None
+    return texts
 
 
 def print_results(results: dict, name: str, members: int) -> None:
@@ -185,8 +216,10 @@ def print_results(results: dict, name: str, members: int) -> None:
 
 def run_predict(args) -> int:
     trained = classification.load_ensemble([args.run_dir, *args.ensemble], args.which)
-    texts = args.texts or [line.rstrip("\n") for line in sys.stdin]
+    texts = args.texts or stdin_texts()
     probabilities = classification.predict(trained, texts)
+    for run in trained:
+        status(f"using {run.source}")
     labels = trained[0].spec.labels
     for text, p in zip(texts, probabilities):
         shown = p[1] if len(labels) == 2 else p.max()       # two classes: p(second class), as p(positive)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from rnnkit.errors import ConfigError
 from rnnkit.tasks.runs import RESUMABLE
-from rnnkit.training.config import TrainConfig
+from rnnkit.training.config import TrainConfig, problem
 
 RUN_FLAGS = ("eval_every", "checkpoint_every", "log_every", "sample_every")   # in the "run" group
 OUTPUT_FLAGS = ("resume", "no_progress", "sample_length", "run")   # shape only this invocation's output
@@ -67,7 +67,8 @@ def switch(group, flag: str, field: str, default: bool, help: str) -> None:
 def finish(parser, run) -> None:
     """The parser's command ``run(args)``; its defaults and which flag stands for which field."""
     actions = [action for action in parser._actions if action.dest != "help"]
-    parser.set_defaults(run=run, parser_defaults={action.dest: action.default for action in actions},
+    parser.set_defaults(run=run, command_parser=parser,
+                        parser_defaults={action.dest: action.default for action in actions},
                         flag_of_field={action.dest: action.option_strings[0] if action.option_strings
                                        else action.metavar or action.dest.upper() for action in actions})
 
@@ -112,7 +113,18 @@ def fraction(text: str) -> float:
     return checked(float, FRACTION)(text)
 
 
+def output_path(text: str) -> Path:
+    """An argparse type for a path rnnkit writes to: not empty (which would mean the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a path, got an empty one")
+    return Path(text)
+
+
 # -- learning and run flags ------------------------------------------------------------------
+
+
+def config_field_metadata(name: str):
+    return {field.name: field for field in dataclasses.fields(TrainConfig)}[name].metadata
 
 
 def add_learning_flags(parser, defaults: dict, monitors: tuple[str, ...] = ("val_loss",),
@@ -135,12 +147,29 @@ def add_learning_flags(parser, defaults: dict, monitors: tuple[str, ...] = ("val
             default = monitors[0]
         group.add_argument(flag, dest=field.name, default=None if field.name in RESUMABLE else default,
                            help=with_default(field.metadata.get("help", ""), default), **options)
-    run.add_argument("--out", type=Path, dest="run_dir", help="run directory (default: runs/NAME-DATE-TIME)")
+    run.add_argument("--out", type=output_path, dest="run_dir",
+                     help="run directory: new, or an empty folder (default: runs/NAME-DATE-TIME)")
     run.add_argument("--resume", type=Path, metavar="RUN_DIR",
                      help="continue the run in RUN_DIR exactly; only " + ", ".join(
                          "--" + name.replace("_", "-") for name in RESUMABLE) + " may change")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(train_defaults=defaults)
+
+
+def check_dependent_ranges(args) -> None:
+    """A usage error for a learning flag outside the range another flag sets (``--decay`` with ``--schedule
+    plateau``), as argparse gives one for a flag outside its own range: checked right after parsing, with
+    the range ``training.config.value_range`` gives for the flags as given."""
+    if not hasattr(args, "train_defaults"):
+        return
+    values = {field.name: value for field in dataclasses.fields(TrainConfig)
+              if (value := getattr(args, field.name, None)) is not None}
+    for name in values:
+        if "range_by" in config_field_metadata(name):
+            wrong = problem(name, values[name], values)
+            if wrong is not None:
+                args.command_parser.error(f"argument {args.flag_of_field.get(name, name)}: "
+                                          f"{in_flags(wrong, args.flag_of_field)}")
 
 
 def train_config(args) -> TrainConfig:
@@ -173,6 +202,10 @@ def check_resume_flags(args, allowed: tuple[str, ...] = ()) -> None:
             f"--resume continues {args.resume} with its own data and options, but {shown} "
             f"{'was' if len(given) == 1 else 'were'} given too: drop {'it' if len(given) == 1 else 'them'} "
             f"(only {only} may change), or start a new run with --out")
+
+
+# Exit codes (documented in cli/main.py): bad input, Ctrl-C, a bug of rnnkit.
+BAD_INPUT, INTERRUPTED, INTERNAL_FAILURE = 2, 130, 1
 
 
 def stop_summary(result, unit: str = "") -> str:

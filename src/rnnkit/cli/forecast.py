@@ -42,6 +42,8 @@ from rnnkit.tasks.backtest import Backtest
 from rnnkit.tasks.forecasting import ForecastSpec, SeriesSource
 from rnnkit.tasks.runs import default_run_dir, report_dir
 from rnnkit.tasks.series import SCALERS, STRATEGIES
+from rnnkit.training.config import OPEN_FRACTION
+from rnnkit.training.progress import DelayedProgress
 
 DEFAULT_SERIES = "airline-passengers"
 
@@ -125,7 +127,7 @@ def add_train_flags(parser) -> None:
     option(data, "--series", "series", None, f"a built-in series instead of --csv ({DEFAULT_SERIES} when neither "
            "is given)", choices=sorted(SERIES))
     option(data, "--train-fraction", "train_fraction", field_default(spec, "train_fraction"),
-           "first part that trains", type=positive(float))
+           "first part that trains", type=flags.checked(float, OPEN_FRACTION))
     option(data, "--val-fraction", "val_fraction", field_default(spec, "val_fraction"),
            "end of the training part held out for early stopping", type=fraction)
     option(data, "--look-back", "look_back", field_default(spec, "look_back"), "past values the model reads",
@@ -164,8 +166,9 @@ def register_eval(actions) -> None:
                              "that stopped training early, to compare settings without the test part (default: test)")
     add_walk_forward_flag(parser)
     add_data_location(parser, " (default: where training read it)")
-    parser.add_argument("--out", type=Path, help="folder for forecast-STEPS.png and results.json "
-                                                 "(the run's; for several runs, their common parent folder)")
+    parser.add_argument("--out", type=flags.output_path,
+                        help="folder for forecast-STEPS.png and results.json (default: the run directory of one "
+                             "run; several runs need one)")
     flags.finish(parser, run_eval)
 
 
@@ -202,14 +205,20 @@ def run_train(args) -> int:
         result = forecasting.train(spec, flags.train_config(args), args.run_dir or default_run_dir(spec.data.name),
                                    refit=args.refit, progress=not args.no_progress, echo=status)
     status(flags.stop_summary(result))
+    if result.stop_reason == "interrupted":
+        return flags.INTERRUPTED
     best = forecasting.load_run(result.run_dir)
-    moved = {"data_dir": args.data_dir, "file": args.file} if args.resume else {}
+    notes = [f"evaluated {best.source}"]
+    options = {"data_dir": args.data_dir, "file": args.file} if args.resume else {}
+    options["echo"] = notes.append
     member = [forecasting.member(best)]
-    print(forecasting.format_table(forecasting.evaluate(member, best.spec, result.run_dir, **moved)))
+    print(forecasting.format_table(forecasting.evaluate(member, best.spec, result.run_dir, **options)))
     if best.model.config.horizon > 1:
         print(forecasting.format_table(forecasting.evaluate(member, best.spec, result.run_dir,
                                                             steps=best.model.config.horizon, strategy="direct",
-                                                            **moved)))
+                                                            **options)))
+    for note in notes:
+        status(note)
     return 0
 
 
@@ -234,16 +243,21 @@ def status(message: str) -> None:
 
 # -- eval, predict, backtest ------------------------------------------------------------------
 def run_eval(args) -> int:
-    members, spec = forecasting.load_members(args.run_dirs, args.which)
+    notes = []
+    members, spec = forecasting.load_members(args.run_dirs, args.which, echo=notes.append)
     scores = forecasting.evaluate(members, spec, report_dir(args.run_dirs, args.out), args.steps, args.strategy,
-                                  args.part, args.walk_forward, args.data_dir, args.file)
+                                  args.part, args.walk_forward, args.data_dir, args.file, echo=notes.append)
     print(forecasting.format_table(scores))
+    for note in notes:
+        status(note)
     return 0
 
 
 def run_predict(args) -> int:
     run = forecasting.load_run(args.run_dir, args.which)
-    times, values = forecasting.predict(run, args.steps, args.strategy, args.data_dir, args.file)
+    times, values = forecasting.predict(run, args.steps, args.strategy, args.data_dir, args.file,
+                                        progress=DelayedProgress())
+    status(f"using {run.source}")
     for time, value in zip(times, values):
         print(f"{time}\t{value:.4f}")
     return 0

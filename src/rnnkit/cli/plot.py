@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rnnkit.cli.flags import output_path
 from rnnkit.errors import DataError
 from rnnkit.plots import plot_curves
 from rnnkit.training.metrics_log import METRICS_FILE, read_metrics
@@ -13,7 +14,8 @@ from rnnkit.training.metrics_log import METRICS_FILE, read_metrics
 def register(subcommands) -> None:
     parser = subcommands.add_parser("plot", help="plot a run's loss curves", description=__doc__)
     parser.add_argument("run_dir", type=Path, metavar="RUN_DIR")
-    parser.add_argument("--out", type=Path, help="PNG file to write (default RUN_DIR/loss.png)")
+    parser.add_argument("--out", type=output_path,
+                        help="PNG file to write: new, or a PNG to replace (default RUN_DIR/loss.png)")
     parser.set_defaults(run=run_plot)
 
 

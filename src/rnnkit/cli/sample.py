@@ -12,9 +12,10 @@ from rnnkit.cli.flags import finish, non_negative, positive, with_default
 from rnnkit.errors import ConfigError, DataError
 from rnnkit.tasks import language_model
 from rnnkit.tasks.poems import generate_poem
-from rnnkit.tasks.sampling import generate
+from rnnkit.tasks.sampling import check_sampling_options, generate
 
 SAMPLE_LENGTH = 500
+POEM_LINES = (4, 8)
 
 
 def register(subcommands) -> None:
@@ -35,7 +36,8 @@ def register(subcommands) -> None:
     parser.add_argument("--seed", type=non_negative(int), help="random seed (default: different each time)")
     poem = parser.add_argument_group("poems (models trained on tang_poems.tsv --column poem)")
     poem.add_argument("--poem", type=int, choices=(5, 7), help="write a poem of 5- or 7-character lines")
-    poem.add_argument("--lines", type=int, choices=(4, 8), help="4 (quatrain, default) or 8 (octave)")
+    poem.add_argument("--lines", type=int, choices=POEM_LINES,
+                      help="4 (quatrain, default) or 8 (octave); with --acrostic, its length")
     poem.add_argument("--acrostic", default="", help="line i starts with the i-th of these characters (藏頭詩)")
     finish(parser, run_sample)
 
@@ -49,9 +51,12 @@ def run_sample(args: argparse.Namespace) -> int:
     if args.poem or args.acrostic:
         lines = args.lines or (len(args.acrostic) if args.acrostic else 4)
         poem = generate_poem(model, vocab, args.poem or 7, lines, args.acrostic, temperature, args.top_k, rng)
+        print(f"sampling from {run.source}", file=sys.stderr)
         print("\n".join(poem))
         return 0
     prime = known_prime(args.prime, vocab, args.skip_unknown)
+    check_sampling_options(temperature, args.top_k, len(vocab))
+    print(f"sampling from {run.source}", file=sys.stderr)
     sys.stdout.write(prime)
     for character in generate(model, vocab, args.length, prime, temperature, args.top_k, args.greedy, rng):
         sys.stdout.write(character)
@@ -74,6 +79,9 @@ def check_options(args: argparse.Namespace) -> None:
     for clash, why, fix in clashes:
         if clash:
             raise ConfigError(f"contradictory options: {why}; {fix}")
+    if args.acrostic and not args.lines and len(args.acrostic) not in POEM_LINES:
+        raise ConfigError(f"--acrostic takes one character per line of the poem, 4 (a quatrain) or 8 (an octave), "
+                          f"got {len(args.acrostic)}")
 
 
 def known_prime(prime: str, vocab, skip_unknown: bool) -> str:

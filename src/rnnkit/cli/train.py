@@ -69,6 +69,8 @@ def run_train(args: argparse.Namespace) -> int:
         result = language_model.train(spec, flags.train_config(args), run_dir, progress=not args.no_progress,
                                       echo=status)
     status(flags.stop_summary(result, " nats/char"))
+    if result.stop_reason == "interrupted":
+        return flags.INTERRUPTED
     if args.sample_length:
         print_sample(result.run_dir, args.sample_length)
     return 0
@@ -81,7 +83,8 @@ def status(message: str) -> None:
 def print_sample(run_dir: Path, length: int) -> None:
     """The last checkpoint's model writes ``length`` characters (seeded by the run's seed)."""
     run = language_model.load_run(run_dir, "last")
-    status(f"--- sample ({length} characters, temperature {language_model.SAMPLE_TEMPERATURE}) ---")
+    status(f"--- sample ({length} characters, temperature {language_model.SAMPLE_TEMPERATURE}) "
+           f"from {run.source} ---")
     rng = np.random.default_rng(run.config.seed)
     for character in language_model.sample(run, length, temperature=language_model.SAMPLE_TEMPERATURE, rng=rng):
         sys.stdout.write(character)

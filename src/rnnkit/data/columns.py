@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import Iterator
 
+from rnnkit.data.tables import shown_names
 from rnnkit.data.text import DEFAULT_CHUNK_BYTES, iter_text_chunks
 from rnnkit.errors import DataError
 
@@ -28,7 +29,7 @@ def iter_column_chunks(
 ) -> Iterator[str]:
     """``read_column``'s text, a piece at a time: each value followed by a newline.
 
-    A file with a header and no rows gives one newline, as ``read_column`` always has.
+    A file with a header and no rows raises ``DataError``: it holds no text to learn.
     """
     header: list[str] | None = None
     index = 0
@@ -40,7 +41,8 @@ def iter_column_chunks(
         if header is None:
             header = fields
             if column not in header:
-                raise DataError(f"{path} has no column {column!r}: its header names {header}")
+                raise DataError(f"{path} has no column {column!r}: its header names the columns "
+                                f"{shown_names(header)}")
             index = header.index(column)
             continue
         if len(fields) != len(header):
@@ -50,7 +52,7 @@ def iter_column_chunks(
     if header is None:
         raise DataError(f"{path} is empty")
     if not rows:
-        yield "\n"
+        raise DataError(f"{path} has a header but no rows: its column {column!r} holds no text to learn")
 
 
 def _lines(path: str | os.PathLike, encoding: str, chunk_bytes: int) -> Iterator[str]:

@@ -11,8 +11,9 @@ unknown encoding) naming the file and, for a bad row, its line.
 from __future__ import annotations
 
 import codecs
-import hashlib
 import csv
+import hashlib
+import stat
 from pathlib import Path
 from typing import Iterator
 
@@ -38,6 +39,7 @@ def read_table(path: Path, encoding: str, what: str) -> tuple[list[str], Iterato
         raise DataError(f"{path} is a directory: pass the .csv or .tsv file inside it")
     if not path.exists():
         raise DataError(f"{path} does not exist: check the path")
+    check_regular_file(path)
     if path.stat().st_size == 0:
         raise DataError(f"{path} is empty: it needs a header row naming the columns, then the rows")
     try:
@@ -60,10 +62,28 @@ def column_index(header: list[str], column: str, argument: str, path: Path) -> i
     count = header.count(column)
     if count == 0:
         raise DataError(f"{path} has no column {column!r} (`{argument}`): its header has the columns "
-                        f"{', '.join(repr(name) for name in header)}")
+                        f"{shown_names(header)}")
     if count > 1:
         raise DataError(f"{path} has {count} columns named {column!r} (`{argument}`): rename all but one")
     return header.index(column)
+
+
+def shown_names(names: list[str], each: int = 40, total: int = 300) -> str:
+    """Column names for a message: each quoted, cut to ``each`` characters, all cut to ``total`` (a
+    header may be one line of megabytes: a file that is not a table)."""
+    shown = ", ".join(repr(name if len(name) <= each else name[:each] + "...") for name in names)
+    return shown if len(shown) <= total else shown[:total] + f"... ({len(names)} columns)"
+
+
+def check_regular_file(path: Path) -> None:
+    """A FIFO, a device or a socket is refused: rnnkit reads its data files more than once, and needs
+    their size."""
+    mode = path.stat().st_mode
+    if not stat.S_ISREG(mode):
+        kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode)
+                or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+        raise DataError(f"{path} is {kind}: rnnkit reads its data more than once, from a regular file; "
+                        "save the data to a file first")
 
 
 def _rows(path: Path, encoding: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:

@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 from typing import BinaryIO, Iterable, Iterator
 
+from rnnkit.data.tables import check_regular_file
 from rnnkit.errors import ConfigError, DataError
 
 DEFAULT_CHUNK_BYTES = 1 << 20
@@ -92,6 +93,7 @@ def _open_text_file(path: Path):
             f"{path} does not exist: check the path "
             "(data is read from $RNNKIT_DATA, default ../shared/data)"
         )
+    check_regular_file(path)
     if path.stat().st_size == 0:
         raise DataError(f"{path} is empty: pass a file that holds text")
     try:

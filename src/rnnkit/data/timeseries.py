@@ -62,15 +62,26 @@ def load_series(name: str, folder: str | Path) -> TimeSeries:
     path = Path(folder) / info.file
     if not path.is_file():
         raise DataError(f"{path} not found: set RNNKIT_DATA or pass the folder that holds {info.file}")
-    with open(path, encoding="utf-8", newline="") as file:
-        rows = list(csv.reader(file))[1:]
+    try:
+        with open(path, encoding="utf-8", newline="") as file:
+            header, *rows = list(csv.reader(file)) or [[]]
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise DataError(f"{path} is not a CSV file of UTF-8 text ({error}): restore it from the data set") from None
     if not rows:
         raise DataError(f"{path} has no data rows: restore the file from the data set")
-    times, values = zip(*(_parse_row(row, info.time_pattern, path, line) for line, row in enumerate(rows, start=2)))
-    return TimeSeries(name, np.array(times, dtype="datetime64"), np.array(values), info.period)
+    column = header[1] if len(header) == 2 else "value"
+    times, values = zip(*(_parse_row(row, info.time_pattern, path, line, column)
+                          for line, row in enumerate(rows, start=2)))
+    times = np.array(times, dtype="datetime64")
+    later = np.flatnonzero(np.diff(times) <= np.timedelta64(0))
+    if later.size:
+        line = int(later[0]) + 3
+        raise DataError(f"{path} line {line}: time {times[later[0] + 1]} is not after the time before it, "
+                        f"{times[later[0]]}: restore the file from the data set")
+    return TimeSeries(name, times, np.array(values), info.period)
 
 
-def _parse_row(row: list[str], time_pattern: str, path: Path, line: int) -> tuple[str, float]:
+def _parse_row(row: list[str], time_pattern: str, path: Path, line: int, column: str) -> tuple[str, float]:
     """An ISO time string (years padded to four digits) and the value of one CSV row."""
     match = re.fullmatch(time_pattern, row[0]) if len(row) == 2 else None
     try:
@@ -78,7 +89,11 @@ def _parse_row(row: list[str], time_pattern: str, path: Path, line: int) -> tupl
     except ValueError:
         value = None
     if value is None:
-        raise DataError(f"{path}:{line}: expected a time matching {time_pattern} and a number, got {row!r}")
+        raise DataError(f"{path} line {line}: expected a time matching {time_pattern} and a number, "
+                        f"got {str(row)[:200]}")
+    if not np.isfinite(value):
+        raise DataError(f"{path} line {line}, column {column!r}: {row[1].strip()!r} is not a finite number: "
+                        "restore the file from the data set")
     year, *rest = match.groups()
     return "-".join([year.zfill(4), *rest]), value
 
@@ -238,7 +253,8 @@ def read_series_csv(
 
     Raises a one-line ``DataError`` for a missing file or column, a row of the wrong
     width, a value that is not a finite number or a date that is not ISO (naming file,
-    line and column), dates that do not increase, and too few values.
+    line and column), dates that do not increase, a step of a regular series without a
+    row (a month missing from a monthly series), and too few values.
     """
     if season is not None and (isinstance(season, bool) or not isinstance(season, (int, np.integer)) or season < 1):
         raise ConfigError(f"`season` is {season!r}: it must be a whole number of steps, at least 1")
@@ -249,7 +265,9 @@ def read_series_csv(
     values: list[float] = []
     dates: list[np.datetime64] = []
     date_form = None
+    lines: list[int] = []
     for line, row in rows:
+        lines.append(line)
         values.append(_number(row[value_at], path, line, column))
         if date_at is not None:
             date_form = date_form or _date_form(row[date_at], path, line, date_column)
@@ -264,7 +282,9 @@ def read_series_csv(
     if date_at is None:
         times, step, inferred = np.arange(len(values), dtype=np.int64), 1, 1
     else:
-        times, step, inferred = _dated_times(np.array(dates))
+        times, step, inferred, regular = _dated_times(np.array(dates))
+        if regular:
+            _check_no_gaps(times, step, lines, path, date_column)
     period = int(season) if season is not None else inferred
     needed = max(MIN_VALUES, MIN_SEASONS * period)
     if len(values) < needed:
@@ -313,13 +333,27 @@ def _date(field: str, form: tuple[str, re.Pattern, str], path: Path, line: int, 
                     "as the first row's")
 
 
-def _dated_times(dates: np.ndarray) -> tuple[np.ndarray, np.timedelta64, int]:
-    """The dates in the unit their frequency keeps (if that keeps them increasing), the step, the season."""
+def _check_no_gaps(times: np.ndarray, step, lines: list[int], path: Path, date_column: str) -> None:
+    """A regular (daily, weekly, monthly, quarterly, yearly) series has one row per step: a step without
+    a row would shift every season after it, so it is refused, naming the first gap."""
+    gaps = np.flatnonzero(np.diff(times) != step)
+    if gaps.size:
+        k = int(gaps[0])
+        missing = int((times[k + 1] - times[k]) // step) - 1
+        raise DataError(f"{path} line {lines[k + 1]}, column {date_column!r}: {times[k + 1]} follows {times[k]}, "
+                        f"so {missing} step(s) of the series are missing (and {gaps.size} gap(s) in all): add a "
+                        "row for every step, filling in the missing values")
+
+
+def _dated_times(dates: np.ndarray) -> tuple[np.ndarray, np.timedelta64, int, bool]:
+    """The dates in the unit their frequency keeps (if that keeps them increasing), the step, the season,
+    and whether the series is regular (one of the frequencies, its dates in that unit): then every step
+    must have its row."""
     frequency = frequency_of(dates)
     times = dates.astype(f"datetime64[{frequency.unit}]")
     if len(times) > 1 and np.any(np.diff(times) <= np.timedelta64(0, frequency.unit)):
         # e.g. two dates in one month of a monthly series: keep the days, step by the median spacing
         days = dates.astype("datetime64[D]")
         spacing = int(round(float(np.median(np.diff(days).astype(np.int64)))))
-        return days, np.timedelta64(max(spacing, 1), "D"), frequency.season
-    return times, frequency.step, frequency.season
+        return days, np.timedelta64(max(spacing, 1), "D"), frequency.season, False
+    return times, frequency.step, frequency.season, frequency.name != "irregular"

@@ -190,8 +190,10 @@ class RecurrentLayer(Module):
         """ValueError naming argument ``name`` (and ``part`` of it) unless ``a`` has the layer's dtype and is finite."""
         where = name + (f" ({part})" if part else "")
         if a.dtype != self.dtype:
+            other = (f" or build the layer with dtype=np.{a.dtype}" if a.dtype in (np.float32, np.float64)
+                     else "")                                    # the only dtypes a layer takes
             raise ValueError(f"{where} has dtype {a.dtype} but the layer computes in {self.dtype}: "
-                             f"pass {name}.astype(np.{self.dtype}) or build the layer with dtype=np.{a.dtype}")
+                             f"pass {name}.astype(np.{self.dtype}){other}")
         if not np.all(np.isfinite(a)):
             raise ValueError(f"{where} contains NaN or inf")
 
@@ -318,10 +320,31 @@ class RecurrentLayer(Module):
         return f"{type(self).__name__}({', '.join(options)})"
 
 
+def check_options(input_size, hidden_size, num_layers, options: dict, **switches) -> None:
+    """ValueError naming the argument unless the sizes are positive integers, ``dropout`` a number in
+    [0, 1) and each of ``switches`` and of the boolean ``options`` (bias, batch_first, bidirectional)
+    True or False: checked before a cell is built, so that an error names what is wrong
+    (``bidirectional="no"`` would otherwise build a bidirectional layer)."""
+    for name, value in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    for name in ("bias", "batch_first", "bidirectional"):
+        if name in options:
+            switches[name] = options[name]
+    for name, value in switches.items():
+        if not isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"{name} must be True or False, got {value!r}")
+    dropout = options.get("dropout", 0.0)
+    if isinstance(dropout, (bool, np.bool_)) or not isinstance(dropout, (int, float, np.number)) \
+            or not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
+
+
 class RNN(RecurrentLayer):
     """Elman RNN: ``h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)``, act = tanh or relu."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", **options):
+        check_options(input_size, hidden_size, num_layers, options)
         super().__init__(RNNCell(hidden_size, nonlinearity), input_size, num_layers, **options)
 
 
@@ -334,6 +357,13 @@ class LSTM(RecurrentLayer):
 
     def __init__(self, input_size, hidden_size, num_layers=1, proj_size=0, peephole=False,
                  forget_bias=None, **options):
+        check_options(input_size, hidden_size, num_layers, options, peephole=peephole)
+        if isinstance(proj_size, (bool, np.bool_)) or not isinstance(proj_size, (int, np.integer)):
+            raise ValueError(f"proj_size must be an integer, 0 or in [1, hidden_size), got {proj_size!r}")
+        if forget_bias is not None and not (isinstance(forget_bias, (int, float, np.number))
+                                            and not isinstance(forget_bias, (bool, np.bool_))
+                                            and np.isfinite(forget_bias)):
+            raise ValueError(f"forget_bias must be None or a finite number, got {forget_bias!r}")
         super().__init__(LSTMCell(hidden_size, proj_size, peephole), input_size, num_layers, **options)
         self.proj_size, self.peephole = proj_size, peephole
         if forget_bias is not None:
@@ -347,5 +377,6 @@ class GRU(RecurrentLayer):
     """GRU (gates r, z, n), reset-after as PyTorch or reset-before as Cho et al.; see ``rnnkit.cells.gru``."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, reset_after=True, **options):
+        check_options(input_size, hidden_size, num_layers, options, reset_after=reset_after)
         super().__init__(GRUCell(hidden_size, reset_after), input_size, num_layers, **options)
         self.reset_after = reset_after

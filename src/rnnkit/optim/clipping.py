@@ -20,8 +20,11 @@ def clip_grad_norm(grads: dict[str, np.ndarray], max_norm: float) -> float:
     """Scale all gradients together so their global L2 norm is at most ``max_norm``.
 
     Returns the norm before clipping. A non-finite norm (inf or nan) leaves the
-    gradients untouched and is returned, so the caller can skip the step.
+    gradients untouched and is returned, so the caller can skip the step. ``max_norm``
+    must be >= 0 (``math.inf``: no clipping); a negative one would flip the gradient.
     """
+    if not max_norm >= 0:                                     # False for NaN too
+        raise ValueError(f"max_norm must be >= 0 (math.inf: no clipping), got {max_norm}")
     total_norm = math.sqrt(sum(float(np.vdot(grad, grad)) for grad in grads.values()))
     scale = max_norm / (total_norm + 1e-6)
     if scale < 1.0 and math.isfinite(total_norm):
@@ -31,6 +34,8 @@ def clip_grad_norm(grads: dict[str, np.ndarray], max_norm: float) -> float:
 
 
 def clip_grad_value(grads: dict[str, np.ndarray], clip_value: float) -> None:
-    """Clip every gradient entry to [-clip_value, clip_value]."""
+    """Clip every gradient entry to [-clip_value, clip_value] (``clip_value`` >= 0)."""
+    if not clip_value >= 0:
+        raise ValueError(f"clip_value must be >= 0, got {clip_value}")
     for grad in grads.values():
         np.clip(grad, -clip_value, clip_value, out=grad)

@@ -21,6 +21,8 @@ Updates write through one scratch array per parameter, so a step allocates nothi
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from rnnkit.errors import CheckpointError
@@ -39,8 +41,9 @@ class Optimizer:
 
     def __init__(self, module: Module, buffer_names: tuple[str, ...], **hyperparameters) -> None:
         for name, value in hyperparameters.items():
-            if isinstance(value, (int, float)) and value < 0:  # lr, eps, momentum, ...
-                raise ValueError(f"{name} must be >= 0, got {value}")
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and not (
+                    math.isfinite(value) and value >= 0):    # lr, eps, momentum, ...: NaN fails every comparison
+                raise ValueError(f"{name} must be a finite number >= 0, got {value}")
         self.module = module
         self.hyperparameter_names = tuple(hyperparameters)
         for name, value in hyperparameters.items():
@@ -113,7 +116,7 @@ class Optimizer:
 
 
 def _check_fraction(name: str, value: float) -> None:
-    if not 0.0 <= value < 1.0:
+    if not 0.0 <= value < 1.0:                                # False for NaN too
         raise ValueError(f"{name} must lie in [0, 1), got {value}")
 
 

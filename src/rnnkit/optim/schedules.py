@@ -13,6 +13,8 @@ other and with changes made by hand. Their state dicts are plain JSON-able dicts
 
 from __future__ import annotations
 
+import math
+
 from rnnkit.optim._state import load_scalar_state, scalar_state
 from rnnkit.optim.optimizers import Optimizer
 
@@ -39,8 +41,8 @@ class StepLR(Schedule):
     state_names = ("epoch", "step_size", "gamma")
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
-        if step_size < 1 or gamma <= 0:
-            raise ValueError(f"need step_size >= 1 and gamma > 0, got {step_size} and {gamma}")
+        if not (step_size >= 1 and 0 < gamma < math.inf):        # False for NaN too
+            raise ValueError(f"need step_size >= 1 and a finite gamma > 0, got {step_size} and {gamma}")
         super().__init__(optimizer)
         self.step_size = step_size
         self.gamma = gamma
@@ -61,8 +63,8 @@ class ExponentialAfter(Schedule):
     state_names = ("epoch", "start_epoch", "factor")
 
     def __init__(self, optimizer: Optimizer, start_epoch: int = 10, factor: float = 0.97) -> None:
-        if factor <= 0:
-            raise ValueError(f"factor must be > 0, got {factor}")
+        if not 0 < factor < math.inf:                            # False for NaN too
+            raise ValueError(f"factor must be a finite number > 0, got {factor}")
         super().__init__(optimizer)
         self.start_epoch = start_epoch
         self.factor = factor

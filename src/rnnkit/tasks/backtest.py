@@ -79,7 +79,12 @@ def run_backtest(spec: ForecastSpec, config: TrainConfig, out: Path, backtest: B
     """Train and score every fold (see the module doc) on the training part's values alone; runs go to
     OUT/fold-K/seed-S, the per-fold, mean-over-folds and all-points errors to OUT/results.json (key
     SERIES-backtest). ``report`` gets each fold's table as the fold finishes, ``echo`` where each run is."""
-    out = check_backtest_dir(Path(out))
+    with runs.new_run_dir(check_backtest_dir(Path(out))) as out:
+        return _run_backtest(spec, config, out, backtest, progress, echo, report)
+
+
+def _run_backtest(spec: ForecastSpec, config: TrainConfig, out: Path, backtest: Backtest, progress: bool, echo,
+                  report) -> dict:
     spec, series, split = forecasting.prepare(spec)
     values = series.values[:split.train_end]                 # from here on, the test part is out of reach
     splits = backtest_splits(split.train_end, backtest.folds, backtest.block, spec.val_fraction)
@@ -96,7 +101,7 @@ def run_backtest(spec: ForecastSpec, config: TrainConfig, out: Path, backtest: B
     summary = backtest_summary(splits, values, fold_forecasts)
     summary["setup"] = {"folds": len(splits), "block": backtest.block, "seeds": seeds, "train_end": split.train_end,
                         "walk_forward": backtest.walk_forward}
-    runs.write_results(out, f"{series.name}-backtest", summary)
+    echo(f"wrote {runs.write_results(out, f'{series.name}-backtest', summary)}")
     return summary
 
 
@@ -110,12 +115,11 @@ def summary_scores(summary: dict, name: str) -> list[Scores]:
 
 
 def check_backtest_dir(out: Path) -> Path:
-    """``out``, refused if it already holds a run or a fold's run."""
-    runs.check_new_run_dir(out)
-    taken = [path for path in out.glob("fold-*/seed-*") if (path / "checkpoints").exists()]
+    """``out``, refused if it already holds a run or a fold's run, or other files (``runs.check_new_run_dir``)."""
+    taken = [path for path in Path(out).glob("fold-*/seed-*") if (path / "checkpoints").exists()]
     if taken:
         raise ConfigError(f"{out} already holds a backtest ({taken[0]}): pick another output folder")
-    return out
+    return runs.check_new_run_dir(out)
 
 
 def backtest_fold(spec: ForecastSpec, values: np.ndarray, split: SeriesSplit, number: int, seeds: list[int],
@@ -130,7 +134,7 @@ def backtest_fold(spec: ForecastSpec, values: np.ndarray, split: SeriesSplit, nu
     members = []
     for seed in seeds:
         trained = forecasting.train_fresh(fold_spec, values, split, replace(config, seed=seed),
-                                          out / f"fold-{number}" / f"seed-{seed}", progress, echo)
+                                          out / f"fold-{number}" / f"seed-{seed}", progress, echo, resumable=False)
         members.append(forecasting.member(trained))
     labels = [f"{spec.model.cell} seed {seed}" for seed in seeds] if len(seeds) > 1 else []
     block = values[:split.length]                          # the fold's values and its block: nothing after it

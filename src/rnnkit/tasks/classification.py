@@ -22,6 +22,7 @@ split column, or a seeded stratified 80/10/10 split), or from a built-in dataset
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
@@ -350,7 +351,13 @@ def prepare(spec: ClassifySpec) -> ClassifySpec:
     if len(set(names)) < 2:
         raise DataError(f"the training texts of {spec.data.name} have a single class ({names[0]!r}): "
                         "a classifier needs two or more")
-    vocab = Vocabulary.build(tokenize(texts, spec.token_kind), min_count=spec.min_count)
+    tokens = tokenize(texts, spec.token_kind)
+    vocab = Vocabulary.build(tokens, min_count=spec.min_count)
+    if len(vocab) == 2:                                  # <pad> and <unk> alone
+        most = max(Counter(token for text in tokens for token in text).values(), default=0)
+        raise DataError(f"`min_count` {spec.min_count} keeps no token of the training texts of {spec.data.name} "
+                        f"(the most frequent occurs {most} time(s)), so every text would read as <unk>: lower "
+                        "`min_count`")
     model = replace(spec.model, vocab_size=len(vocab), num_classes=len(labels))
     data = replace(spec.data, sha256=file_sha256(spec.data.file)) if spec.data.file else spec.data
     return replace(spec, data=data, tokenizer=spec.token_kind, vocab=vocab, labels=labels, model=model)
@@ -360,12 +367,12 @@ def train(spec: ClassifySpec, config: TrainConfig, run_dir: Path, progress: bool
           echo=print) -> runs.TrainResult:
     """A new run: vocabulary and classes from the training texts, a model seeded by ``config.seed``
     (embeddings scaled by ``embedding_scale``), trained into ``run_dir`` with early stopping on dev."""
-    with runs.new_run_dir(Path(run_dir)) as run_dir:
+    with runs.new_run_dir(run_dir) as run_dir:
         spec = prepare(spec)
         model = spec.build_model(rng=config.seed)
         model.embedding.weight *= spec.embedding_scale
         task = training_task(spec, model, config.seed)
-    return runs.fit(task, spec, config, run_dir, progress=progress, echo=echo)
+        return runs.fit(task, spec, config, run_dir, progress=progress, echo=echo)
 
 
 def resume(run_dir: Path, changes: dict | None = None, data_dir: Path | None = None, file: Path | None = None,
@@ -373,14 +380,15 @@ def resume(run_dir: Path, changes: dict | None = None, data_dir: Path | None = N
     """Continue the run in ``run_dir`` exactly; ``changes`` of the resumable options (``runs.RESUMABLE``);
     ``data_dir`` or ``file``: where its texts are now, if they moved."""
     changes = changes or {}
-    tensors, spec, trainer = runs.read_run(run_dir, "last", TASK)
-    model = runs.fresh_model(tensors, spec, run_dir)
-    spec = replace(spec, data=spec.data.moved(data_dir, file))
-    if spec.data.file:
-        runs.check_same_file(spec.data.file, spec.data.sha256, "file")
-    config = runs.resumed_config(trainer, changes, run_dir)
-    return runs.fit(training_task(spec, model, config.seed), spec, config, Path(run_dir), resume=True,
-                    new_lr=changes.get("lr"), progress=progress, echo=echo)
+    with runs.resumed_run_dir(run_dir) as run_dir:
+        tensors, spec, trainer = runs.read_run(run_dir, "last", TASK)
+        model = runs.fresh_model(tensors, spec, run_dir)
+        spec = replace(spec, data=spec.data.moved(data_dir, file))
+        if spec.data.file:
+            runs.check_same_file(spec.data.file, spec.data.sha256, "file")
+        config = runs.resumed_config(trainer, changes, run_dir)
+        return runs.fit(training_task(spec, model, config.seed), spec, config, run_dir, resume=True,
+                        new_lr=changes.get("lr"), progress=progress, echo=echo)
 
 
 def training_task(spec: ClassifySpec, model: SequenceClassifier, seed: int) -> ClassificationTask:
@@ -403,11 +411,15 @@ def load_ensemble(paths: list[Path], which: str = "best") -> list[runs.TrainedRu
 
 
 def evaluate(trained: list[runs.TrainedRun], parts: Sequence[str], out_dir: Path, baseline: bool = False,
-             data_dir: Path | None = None, file: Path | None = None) -> dict:
+             data_dir: Path | None = None, file: Path | None = None, echo=None) -> dict:
     """Accuracy, F1 and confusion matrix on each part, of one run or an ensemble (the mean of the runs'
     class probabilities, "rnn ensemble"), and with ``baseline`` of bag-of-words logistic regression
     (two classes only) on the same tokens; each part's confusion-PART.png and the numbers (key
-    "DATA-PART" of OUT_DIR/results.json) go to ``out_dir``. ``data_dir``/``file``: where the texts are now."""
+    "DATA-PART" of OUT_DIR/results.json) go to ``out_dir``, and ``echo`` (if given) gets "wrote PATH"
+    for each. ``data_dir``/``file``: where the texts are now."""
+    out_dir = Path(out_dir)
+    runs.check_results_file(out_dir)
+    echo = echo or (lambda message: None)
     spec = trained[0].spec
     spec = replace(spec, data=spec.data.moved(data_dir, file))
     bag = fit_baseline(spec) if baseline and len(spec.labels) == 2 else None
@@ -424,9 +436,11 @@ def evaluate(trained: list[runs.TrainedRun], parts: Sequence[str], out_dir: Path
         if bag is not None:
             scores = classification_metrics(examples.labels, np.eye(2)[bag.predict(examples.sequences)])
             results["bag-of-words"] = {"accuracy": scores["accuracy"], "f1": scores["f1"]}
-        plot_confusion_matrix(metrics["confusion"], spec.labels, out_dir / f"confusion-{part}.png",
+        figure = out_dir / f"confusion-{part}.png"
+        plot_confusion_matrix(metrics["confusion"], spec.labels, figure,
                               title=f"{spec.data.name} {part}: accuracy {metrics['accuracy']:.3f}")
-        runs.write_results(out_dir, f"{spec.data.name}-{part}", results)
+        echo(f"wrote {figure}")
+        echo(f"wrote {runs.write_results(out_dir, f'{spec.data.name}-{part}', results)}")
         results_by_part[part] = results
     return results_by_part
 
@@ -441,6 +455,10 @@ def predict(trained: list[runs.TrainedRun], texts: Sequence[str]) -> np.ndarray:
     """p(class | text) (N, C) of one run, or the mean over an ensemble's runs; classes as in ``spec.labels``."""
     if not texts:
         raise ConfigError("no text to classify: give at least one text")
+    blank = [number for number, text in enumerate(texts, start=1) if not text.strip()]
+    if blank:
+        raise DataError(f"text {blank[0]} of {len(texts)} is blank ({len(blank)} in all): a classifier has "
+                        "nothing to read in it; leave blank texts out")
     spec = trained[0].spec
     sequences = encode_texts(texts, spec.token_kind, spec.vocab, spec.max_len)
     return ensemble_probabilities([run.model for run in trained], sequences)

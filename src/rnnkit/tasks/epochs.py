@@ -20,6 +20,15 @@ class EpochTask:
     def epoch(self) -> int:
         return self.batch_order.epoch
 
+    @property
+    def batches_per_epoch(self) -> int:
+        return self.batch_order.num_batches
+
+    @property
+    def batch(self) -> int:
+        """The index of the next batch in its epoch."""
+        return self.batch_order.batch
+
     def batches(self):
         return iter(self.batch_order)
 

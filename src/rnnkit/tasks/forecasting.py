@@ -213,25 +213,28 @@ def train(spec: ForecastSpec, config: TrainConfig, run_dir: Path, refit: bool = 
           echo=print) -> runs.TrainResult:
     """A new run (model seeded by ``config.seed``) into ``run_dir``; with ``refit`` (see the module doc)
     the early-stopping run goes to RUN_DIR/early-stopping first."""
-    run_dir = runs.check_new_run_dir(Path(run_dir))
-    spec, series, split = prepare(spec)
-    if refit:
-        early = train_fresh(spec, series.values, split, config, run_dir / EARLY_STOPPING_DIR, progress, echo)
-        updates = int(early.trainer["step"])
-        spec = replace(spec, refit={"updates": updates, "early_stopping_run": EARLY_STOPPING_DIR})
-        config = replace(config, max_steps=updates, eval_every=updates, patience=0)   # one (in-sample) validation
-    task = ForecastingTask(spec.build_model(rng=config.seed), spec.transform, series.values, split, spec.look_back,
-                           spec.batch_size, config.seed, refit=refit)
-    return runs.fit(task, spec, config, run_dir, progress=progress, echo=echo)
+    with runs.new_run_dir(run_dir) as run_dir:
+        spec, series, split = prepare(spec)
+        if refit:
+            early = train_fresh(spec, series.values, split, config, run_dir / EARLY_STOPPING_DIR, progress, echo,
+                                resumable=False)
+            updates = int(early.trainer["step"])
+            spec = replace(spec, refit={"updates": updates, "early_stopping_run": EARLY_STOPPING_DIR})
+            config = replace(config, max_steps=updates, eval_every=updates, patience=0)   # one in-sample validation
+        task = ForecastingTask(spec.build_model(rng=config.seed), spec.transform, series.values, split,
+                               spec.look_back, spec.batch_size, config.seed, refit=refit)
+        return runs.fit(task, spec, config, run_dir, progress=progress, echo=echo, resumable=not refit)
 
 
 def train_fresh(spec: ForecastSpec, values: np.ndarray, split: SeriesSplit, config: TrainConfig, run_dir: Path,
-                progress: bool = True, echo=print) -> runs.TrainedRun:
+                progress: bool = True, echo=print, resumable: bool = True) -> runs.TrainedRun:
     """A new model (seed ``config.seed``) trained on ``split``'s training windows, stopping early on its
-    validation windows, into ``run_dir``: its best checkpoint. An interruption stops everything."""
+    validation windows, into ``run_dir``: its best checkpoint. An interruption stops everything;
+    ``resumable`` False: the caller's workflow cannot resume, and the interruption does not advise it."""
     task = ForecastingTask(spec.build_model(rng=config.seed), spec.transform, values, split, spec.look_back,
                            spec.batch_size, config.seed)
-    if runs.fit(task, spec, config, run_dir, progress=progress, echo=echo).stop_reason == "interrupted":
+    result = runs.fit(task, spec, config, run_dir, progress=progress, echo=echo, resumable=resumable)
+    if result.stop_reason == "interrupted":
         raise KeyboardInterrupt
     return load_run(run_dir)
 
@@ -240,7 +243,12 @@ def resume(run_dir: Path, changes: dict | None = None, data_dir: Path | None = N
            progress: bool = True, echo=print) -> runs.TrainResult:
     """Continue the run in ``run_dir`` exactly; ``changes`` of the resumable options (``runs.RESUMABLE``);
     ``data_dir`` or ``file``: where its series is now, if it moved. A refit run cannot resume."""
-    changes = changes or {}
+    with runs.resumed_run_dir(run_dir) as run_dir:
+        return _resume(run_dir, changes or {}, data_dir, file, progress, echo)
+
+
+def _resume(run_dir: Path, changes: dict, data_dir: Path | None, file: Path | None, progress: bool,
+            echo) -> runs.TrainResult:
     tensors, spec, trainer = runs.read_run(run_dir, "last", TASK)
     if spec.refit:
         raise ConfigError(f"{run_dir} is a refit run, which trains twice from the start and cannot resume: "
@@ -268,11 +276,14 @@ def member(run: runs.TrainedRun) -> Member:
     return Member(run.model, run.spec.transform, run.spec.look_back, run.config, run.spec.batch_size)
 
 
-def load_members(paths: list[Path], which: str = "best") -> tuple[list[Member], ForecastSpec]:
-    """Each run as a Member, and the first run's spec; all must forecast the same points."""
+def load_members(paths: list[Path], which: str = "best", echo=None) -> tuple[list[Member], ForecastSpec]:
+    """Each run as a Member, and the first run's spec; all must forecast the same points. ``echo`` (if
+    given) gets "using CHECKPOINT" for each."""
     def shared(spec: ForecastSpec) -> dict:
         return {"series": spec.data.name, "train_fraction": spec.train_fraction, "backtest fold": spec.fold}
     trained = runs.load_ensemble(paths, which, TASK, shared, "runs of the same series and `train_fraction`")
+    for run in trained:
+        (echo or (lambda message: None))(f"using {run.source}")
     return [member(run) for run in trained], trained[0].spec
 
 
@@ -285,11 +296,15 @@ class Scores:
 
 
 def evaluate(members: list[Member], spec: ForecastSpec, out_dir: Path, steps: int = 1, strategy: str = "recursive",
-             part: str = "test", walk: int = 0, data_dir: Path | None = None, file: Path | None = None) -> Scores:
+             part: str = "test", walk: int = 0, data_dir: Path | None = None, file: Path | None = None,
+             echo=None) -> Scores:
     """RMSE and MAE of the model (several: the mean of their forecasts) and both baselines on every point
     of the test (or validation) ``part``, ``steps`` ahead; a PNG of forecast against actual and the numbers
     (in OUT_DIR/results.json) go to ``out_dir``. ``walk`` > 0: the models learn each value once it is known
-    (``rnnkit.tasks.walk_forward``); results under a key (and a PNG) of their own."""
+    (``rnnkit.tasks.walk_forward``); results under a key (and a PNG) of their own. ``echo`` (if given)
+    gets "wrote PATH" for each file written."""
+    out_dir = Path(out_dir)
+    runs.check_results_file(out_dir)
     if part not in PARTS:
         raise ConfigError(f"unknown part {part!r}: use one of {', '.join(PARTS)}")
     spec = replace(spec, data=spec.data.moved(data_dir, file))
@@ -299,9 +314,12 @@ def evaluate(members: list[Member], spec: ForecastSpec, out_dir: Path, steps: in
     table = error_table(series.values[targets], forecasts)
     walking = f", walking forward {walk} updates per point" if walk else ""
     suffix = ("" if part == "test" else f"-{part}") + (f"-walk-forward-{walk}" if walk else "")
-    plot_forecast(series.values[:targets[-1] + 1], forecasts, out_dir / f"forecast-{steps}{suffix}.png",
+    figure = out_dir / f"forecast-{steps}{suffix}.png"
+    plot_forecast(series.values[:targets[-1] + 1], forecasts, figure,
                   title=f"{series.name}: {steps}-step-ahead {part} forecasts{walking}")
-    runs.write_results(out_dir, f"{series.name}-{steps}-step{suffix}", table)
+    results = runs.write_results(out_dir, f"{series.name}-{steps}-step{suffix}", table)
+    for path in (figure, results):
+        (echo or (lambda message: None))(f"wrote {path}")
     return Scores(f"{series.name}: {len(targets)} {part} points, {steps}-step-ahead forecasts{walking}", table)
 
 
@@ -332,13 +350,14 @@ def model_name(members: list[Member], steps: int, strategy: str) -> str:
 
 
 def predict(run: runs.TrainedRun, steps: int = 1, strategy: str = "recursive", data_dir: Path | None = None,
-            file: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The times and values of the next ``steps`` values after the end of the series."""
+            file: Path | None = None, progress=None) -> tuple[np.ndarray, np.ndarray]:
+    """The times and values of the next ``steps`` values after the end of the series (time linear in
+    ``steps``; ``progress(done, steps)`` is called after each)."""
     if strategy not in STRATEGIES:
         raise ConfigError(f"unknown strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
     spec = replace(run.spec, data=run.spec.data.moved(data_dir, file))
     series = spec.data.load()
-    future = forecast_future(run.model, spec.transform, series.values, spec.look_back, steps, strategy)
+    future = forecast_future(run.model, spec.transform, series.values, spec.look_back, steps, strategy, progress)
     return series.times[-1] + series.step * np.arange(1, steps + 1), future
 
 

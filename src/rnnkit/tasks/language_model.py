@@ -134,6 +134,15 @@ class LanguageModelTask:
     def epoch(self) -> int:
         return self.train_batches.epoch
 
+    @property
+    def batches_per_epoch(self) -> int:
+        return self.train_batches.num_batches
+
+    @property
+    def batch(self) -> int:
+        """The index of the next batch in its epoch."""
+        return self.train_batches.batch
+
     def batches(self):
         if self.train_batches.batch == 0:
             self.hidden = None                      # a new epoch starts from a zero state
@@ -215,18 +224,22 @@ def train(spec: LanguageModelSpec, config: TrainConfig, run_dir: Path, progress:
           echo=print) -> runs.TrainResult:
     """A new run: read the corpus (``prepare``), build the model (seeded by ``config.seed``) and train it
     into ``run_dir``."""
-    with runs.new_run_dir(Path(run_dir)) as run_dir:
+    with runs.new_run_dir(run_dir) as run_dir:
         spec, length = prepare(spec)
         ids = encode_corpus(spec.corpus, spec.vocab, length, run_dir)
         task = training_task(spec, spec.build_model(rng=config.seed), ids)
-    return runs.fit(task, spec, config, run_dir, progress=progress, echo=echo)
+        return runs.fit(task, spec, config, run_dir, progress=progress, echo=echo)
 
 
 def resume(run_dir: Path, changes: dict | None = None, files: list[str] | None = None,
            progress: bool = True, echo=print) -> runs.TrainResult:
     """Continue the run in ``run_dir`` exactly where it stopped; ``changes`` of the resumable training
     options (``runs.RESUMABLE``); ``files``: the same corpus, moved (checked by its SHA-256)."""
-    changes = changes or {}
+    with runs.resumed_run_dir(run_dir) as run_dir:
+        return _resume(run_dir, changes or {}, files, progress, echo)
+
+
+def _resume(run_dir: Path, changes: dict, files: list[str] | None, progress: bool, echo) -> runs.TrainResult:
     tensors, spec, trainer = runs.read_run(run_dir, "last", TASK)
     model = runs.fresh_model(tensors, spec, run_dir)
     if files:

@@ -15,6 +15,13 @@ dataclass. A spec class provides::
 This module then gives every task the same verbs: ``fit`` (a new or a resumed run,
 with one run-directory guard and one set of resume rules), ``load_run`` (the one
 way to get a trained model back) and ``load_ensemble``, and the results files.
+
+Where rnnkit writes: a run writes only into its run directory, which is new, empty, or an
+rnnkit run (``new_run_dir``: an existing folder holding anything else is refused), and
+which one process at a time may write (``rnnkit.training.lock``). Evaluations write
+into the run directory of their one run, or into a folder the caller names (``report_dir``:
+an ensemble of several runs needs one); a results.json there is merged into only if it
+is one rnnkit wrote (``write_results``).
 """
 
 from __future__ import annotations
@@ -22,22 +29,25 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import os
+import math
 import shutil
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
+from rnnkit.data.corpus import IDS_FILE
 from rnnkit.data.tables import file_sha256
 from rnnkit.errors import CheckpointError, ConfigError, DataError, RnnkitError
 from rnnkit.module import Module
 from rnnkit.plots import plot_curves
-from rnnkit.training.atomic import atomic_write_text
-from rnnkit.training.checkpoint import load_checkpoint, prepare_run_dir, read_marks
+from rnnkit.training.atomic import atomic_write_text, check_replaceable
+from rnnkit.training.checkpoint import (CHECKPOINTS_DIR, POINTER_FILE, checkpoint_name, list_checkpoints,
+                                        load_checkpoint, prepare_run_dir, read_marks)
 from rnnkit.training.config import TrainConfig
+from rnnkit.training.lock import LOCK_FILE, run_lock
 from rnnkit.training.loop import Trainer
-from rnnkit.training.metrics_log import read_metrics
+from rnnkit.training.metrics_log import METRICS_FILE, read_metrics
 from rnnkit.training.run_meta import RunRecord, upgrade_meta
 from rnnkit.training.trained import checked_model
 
@@ -66,6 +76,7 @@ class TrainedRun:
     spec: object
     model: Module
     trainer: dict
+    source: str = ""        # which checkpoint this is, in words: "RUN/checkpoints/step-00000040 (the best: ...)"
 
     @property
     def config(self) -> TrainConfig:
@@ -114,25 +125,63 @@ def default_run_dir(name: str) -> Path:
     return Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+# What a run that saved no checkpoint yet may have left in its directory (a new run may start over there).
+RUN_LEFTOVERS = {CHECKPOINTS_DIR, POINTER_FILE, METRICS_FILE, LOCK_FILE, IDS_FILE, "curves.png"}
+
+
+def holds_checkpoint(run_dir: Path) -> bool:
+    return bool(list_checkpoints(run_dir)) or bool(read_marks(run_dir))
+
+
 def check_new_run_dir(run_dir: Path) -> Path:
-    """``run_dir``, unless it already holds a run (which only resuming may continue)."""
-    if (Path(run_dir) / "checkpoints").exists():
+    """``run_dir``, if it is new, empty, or holds only what a run that saved no checkpoint left; a run
+    with checkpoints only resuming may continue, and a folder holding anything else is refused."""
+    if isinstance(run_dir, str) and not run_dir.strip():
+        raise ConfigError("the `run_dir` is an empty path: name a folder for the run")
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ConfigError(f"{run_dir} is a file, not a folder: pick another `run_dir`")
+    if not run_dir.is_dir():
+        return run_dir
+    if holds_checkpoint(run_dir):
         raise ConfigError(f"{run_dir} already holds a run: resume it, or pick another `run_dir`")
-    return Path(run_dir)
+    others = sorted(entry.name for entry in run_dir.iterdir() if entry.name not in RUN_LEFTOVERS)
+    if others:
+        shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+        raise ConfigError(f"{run_dir} is a folder that holds other files ({shown}): a run directory must be new "
+                          "or empty; pick another `run_dir`")
+    return run_dir
 
 
 @contextlib.contextmanager
 def new_run_dir(run_dir: Path):
-    """Check that ``run_dir`` is new and writable before any work; delete it again if setup fails."""
-    check_new_run_dir(run_dir)
+    """``run_dir`` checked (``check_new_run_dir``), created and proven writable, and locked for this
+    process during the ``with`` block, which holds all of the run's training (its sub-runs too: a
+    refit's early-stopping run, a backtest's folds). If the block fails before any of them saved a
+    checkpoint, a directory made here is deleted again."""
+    run_dir = check_new_run_dir(run_dir)
     existed = run_dir.exists()
     prepare_run_dir(run_dir)
     try:
-        yield run_dir
+        with run_lock(run_dir):
+            check_new_run_dir(run_dir)        # again, now that no other process can start a run here
+            yield run_dir
     except BaseException:
-        if not existed:
+        if not existed and not holds_checkpoint(run_dir) and not any(run_dir.rglob(POINTER_FILE)):
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
+
+
+@contextlib.contextmanager
+def resumed_run_dir(run_dir: Path):
+    """``run_dir`` locked for this process during the ``with`` block (a resumed run's whole training);
+    a directory that does not exist is left to the checkpoint reader to refuse."""
+    run_dir = Path(run_dir)
+    if not (run_dir / CHECKPOINTS_DIR).is_dir():
+        yield run_dir
+        return
+    with run_lock(run_dir):
+        yield run_dir
 
 
 # -- training --------------------------------------------------------------------------------
@@ -159,18 +208,21 @@ def check_same_file(path: str, sha256: str | None, argument: str) -> None:
 
 
 def fit(training_task, spec, config: TrainConfig, run_dir: Path, resume: bool = False, new_lr: float | None = None,
-        progress: bool = True, echo=print) -> TrainResult:
-    """Train ``training_task`` (``rnnkit.training.loop``'s protocol) into ``run_dir``; with ``resume``, from
-    its last checkpoint (and with ``new_lr``, if given, in place of the saved learning rate). ``echo``
-    gets what the run says (where it is, an interruption, a recovery from NaN); the loss curves go to
-    RUN_DIR/curves.png once a validation ran."""
+        progress: bool = True, echo=print, resumable: bool = True) -> TrainResult:
+    """Train ``training_task`` (``rnnkit.training.loop``'s protocol) into ``run_dir`` (the caller holds its
+    lock: ``new_run_dir``, ``resumed_run_dir``); with ``resume``, from its last checkpoint (and with
+    ``new_lr``, if given, in place of the saved learning rate). ``echo`` gets what the run says (where it
+    is, an interruption, a recovery from NaN); the loss curves go to RUN_DIR/curves.png once a validation
+    ran. ``resumable`` False: the run is part of a workflow that cannot resume (an interruption says so)."""
     trainer = Trainer(training_task, config, run_dir, RunRecord(spec.TASK, spec.to_json()), progress=progress,
-                      echo=echo)
+                      echo=echo, resumable=resumable)
     if resume:
         trainer.restore()
         if new_lr is not None:
             trainer.optimizer.lr = new_lr
         echo(f"resuming at step {trainer.step}")
+    else:
+        trainer.log.truncate_after(0)         # what a run that saved no checkpoint here logged is gone
     echo(f"run directory: {run_dir}")
     result = TrainResult(Path(run_dir), **trainer.fit())
     plot_loss_curves(Path(run_dir))
@@ -179,7 +231,8 @@ def fit(training_task, spec, config: TrainConfig, run_dir: Path, resume: bool = 
 
 def plot_loss_curves(run_dir: Path) -> None:
     records = read_metrics(run_dir)
-    if any("val_loss" in record for record in records):
+    if any(isinstance(record.get("val_loss"), (int, float)) and math.isfinite(record["val_loss"])
+           for record in records):
         plot_curves(records, run_dir / "curves.png", title=f"Loss of {run_dir.name}")
 
 
@@ -220,12 +273,29 @@ def load_run(path: str | Path, which: str = "best", task: str | None = None) -> 
     ``task`` given, a run of another task is refused.
     """
     path = Path(path)
-    if which == "best" and (path / "checkpoints").is_dir() and "best" not in read_marks(path):
+    asked = which
+    if which == "best" and (path / CHECKPOINTS_DIR).is_dir() and "best" not in read_marks(path):
         which = "last"
     tensors, spec, trainer = read_run(path, which, task)
     model = fresh_model(tensors, spec, path)
     model.load_state_dict(tensors["model"])
-    return TrainedRun(path, spec, model.eval(), trainer)
+    return TrainedRun(path, spec, model.eval(), trainer, describe_checkpoint(path, asked, which, trainer))
+
+
+def describe_checkpoint(path: Path, asked: str, which: str, trainer: dict) -> str:
+    """Which checkpoint a run's model came from, and why: "RUN/checkpoints/step-00000040 (the best:
+    val_loss 0.4167)", "(the last: no validation marked a best one)", or the checkpoint folder given."""
+    if not (path / CHECKPOINTS_DIR).is_dir():
+        return f"{path}"
+    step = trainer.get("step")
+    where = path / CHECKPOINTS_DIR / checkpoint_name(step) if isinstance(step, int) else path
+    if which == "last":
+        why = "" if asked == "last" else ": no validation marked a best one"
+        return f"{where} (the last{why})"
+    best = trainer.get("marked_best") or {}
+    score = best.get("score", trainer.get("best_score")) if isinstance(best, dict) else None
+    monitor = (trainer.get("config") or {}).get("monitor", "val_loss")
+    return f"{where} (the best" + (f": {monitor} {score:.4f})" if isinstance(score, (int, float)) else ")")
 
 
 def load_ensemble(paths: list[Path], which: str, task: str, shared: Callable[[object], dict],
@@ -247,22 +317,50 @@ def load_ensemble(paths: list[Path], which: str, task: str, shared: Callable[[ob
 # -- results ---------------------------------------------------------------------------------
 
 
-def write_results(folder: Path, key: str, results: dict) -> None:
-    """Merge ``{key: results}`` into FOLDER/results.json (written atomically)."""
-    path = folder / RESULTS_FILE
+def read_results(folder: Path) -> dict:
+    """FOLDER/results.json as rnnkit wrote it ({key: {...}}), {} if there is none; a file of another shape
+    (not JSON, or not an object of objects) is not rnnkit's, and is refused rather than replaced."""
+    path = Path(folder) / RESULTS_FILE
+    check_replaceable(path)
+    if not path.exists():
+        return {}
     try:
-        existing = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    except ValueError:
-        existing = {}
+        existing = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, RecursionError):
+        existing = None
+    if not (isinstance(existing, dict) and all(isinstance(value, dict) for value in existing.values())):
+        kind = "not JSON" if existing is None else f"a JSON {type(existing).__name__}" if not isinstance(
+            existing, dict) else "an object whose entries are not all objects"
+        raise DataError(f"{path} is not a results file of rnnkit ({kind}): move it away, or write the results "
+                        "into another folder (`out`)")
+    return existing
+
+
+def check_results_file(folder: Path) -> None:
+    """Refuse now (before any figure is written) a results.json in ``folder`` that ``write_results``
+    would refuse."""
+    read_results(folder)
+
+
+def write_results(folder: Path, key: str, results: dict) -> Path:
+    """Merge ``{key: results}`` into FOLDER/results.json (written atomically; made if there is none, and
+    refused if one is there that rnnkit did not write); its path."""
+    folder = Path(folder)
+    existing = read_results(folder)
     existing[key] = results
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / RESULTS_FILE
     atomic_write_text(path, json.dumps(existing, indent=2, ensure_ascii=False) + "\n")
+    return path
 
 
 def report_dir(paths: list[Path], out: Path | None) -> Path:
-    """``out``, else the run directory of one run (or checkpoint), or the folder that holds all of several."""
+    """Where an evaluation writes: ``out``, else the run directory of its one run (or checkpoint); an
+    ensemble of several runs writes only where the caller says (``out``)."""
     if out is not None:
-        return out
-    folders = [path.parent.parent if path.parent.name == "checkpoints" else path for path in map(Path, paths)]
-    if len(folders) == 1:
-        return folders[0]
-    return Path(os.path.commonpath([folder.resolve() for folder in folders]))
+        return Path(out)
+    if len(paths) > 1:
+        raise ConfigError(f"an ensemble of {len(paths)} runs writes its figures and results.json only into a "
+                          "folder you name: give `out`")
+    path = Path(paths[0])
+    return path.parent.parent if path.parent.name == CHECKPOINTS_DIR else path

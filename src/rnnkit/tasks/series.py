@@ -192,37 +192,49 @@ def split_windows(split: SeriesSplit, look_back: int, offset: int, horizon: int,
 def forecast(model: Forecaster, transform: SeriesTransform, values: np.ndarray, targets: np.ndarray,
              look_back: int, steps: int = 1, strategy: str = "recursive") -> np.ndarray:
     """x_hat_t for each target t, forecast ``steps`` ahead from the actual values before t - steps + 1."""
+    return forecast_paths(model, transform, values, np.asarray(targets) - steps + 1, look_back, steps, strategy)[-1]
+
+
+def forecast_future(model, transform, values, look_back: int, steps: int, strategy: str,
+                    progress=None) -> np.ndarray:
+    """The next ``steps`` values after the end of the series (one pass: the h-th is the h-step forecast);
+    ``progress(done, steps)`` is called after each."""
+    values = np.asarray(values, dtype=np.float64)
+    return forecast_paths(model, transform, values, np.array([len(values)]), look_back, steps, strategy,
+                          progress)[:, 0]
+
+
+def forecast_paths(model: Forecaster, transform: SeriesTransform, values: np.ndarray, origins: np.ndarray,
+                   look_back: int, steps: int, strategy: str = "recursive", progress=None) -> np.ndarray:
+    """(steps, N): from each origin o (N of them), the forecasts of x_o, ..., x_{o+steps-1} made from the
+    actual values before o alone, row h-1 being h steps ahead. One model call per step and origin column
+    (recursive), or one in all (direct); each step reads only the rows it needs, so a path costs time
+    linear in ``steps``. ``progress(done, steps)`` is called after each step."""
     if strategy not in STRATEGIES:
         raise ConfigError(f"unknown strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
     if strategy == "direct" and steps > model.config.horizon:
         raise ConfigError(f"a direct forecast reaches {model.config.horizon} steps (the model's horizon), "
                           f"not {steps}: use the recursive `strategy` or train with `horizon` {steps}")
     context = look_back + transform.offset                     # past values one forecast needs
-    origins = np.asarray(targets) - steps + 1
+    origins = np.asarray(origins)
     if origins.min() < context:
         raise DataError(f"target {int(origins.min()) + steps - 1} has fewer than {context} values before its "
                         "forecast origin: use a shorter `look_back`")
     values = np.asarray(values, dtype=np.float64)
-    history = values[origins[None, :] - context + np.arange(context)[:, None]]      # (C, N)
+    history = np.empty((context + steps, len(origins)))        # the actual past, then the forecasts
+    history[:context] = values[origins[None, :] - context + np.arange(context)[:, None]]
+    undo = transform.seasonal_lag + 1                          # past rows that turn a z back into an x
     model.eval()
-    if strategy == "direct":
-        z_hat = _predict(model, transform, history, look_back)                      # (N, H)
-        for h in range(steps):
-            history = np.vstack([history, transform.next_values(history, z_hat[:, h])])
-    else:
-        for _ in range(steps):
-            z_hat = _predict(model, transform, history[-context:], look_back)[:, 0]
-            history = np.vstack([history, transform.next_values(history, z_hat)])
+    direct = _predict(model, transform, history[:context], look_back) if strategy == "direct" else None
+    for h in range(steps):
+        end = context + h
+        z_hat = direct[:, h] if direct is not None else _predict(model, transform, history[end - context:end],
+                                                                 look_back)[:, 0]
+        history[end] = transform.next_values(history[end - undo:end], z_hat)
+        if progress is not None:
+            progress(h + 1, steps)
     model.train()
-    return history[-1]
-
-
-def forecast_future(model, transform, values, look_back: int, steps: int, strategy: str) -> np.ndarray:
-    """The next ``steps`` values after the end of the series."""
-    values = np.append(np.asarray(values, dtype=np.float64), np.zeros(steps))      # placeholders, never read
-    end = len(values) - steps
-    return np.array([forecast(model, transform, values[:end + h], np.array([end + h - 1]), look_back, h,
-                              strategy)[0] for h in range(1, steps + 1)])
+    return history[context:]
 
 
 def _predict(model: Forecaster, transform: SeriesTransform, history: np.ndarray, look_back: int) -> np.ndarray:

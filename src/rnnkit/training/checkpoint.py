@@ -20,23 +20,28 @@ Saving takes three steps, each of which survives ``kill -9`` at any moment:
 
 So checkpoints.json always names complete checkpoints. A kill leaves at worst a
 temporary directory, which readers ignore and ``prune`` deletes. (``prune``
-assumes that one process writes a run directory at a time.)
+assumes that one process writes a run directory at a time, which the run's lock,
+``rnnkit.training.lock``, ensures.)
 
 Loading trusts nothing it reads. Every tensor file must match its SHA-256, and
 meta.json must match its own checksum, so a truncated file or a flipped bit
 raises ``CheckpointError`` instead of loading wrong numbers. Loading never runs
 code: safetensors is a JSON header plus raw arrays, and JSON is plain data. A
 pickle (a PyTorch ``.pt`` file, say) renamed to look like a checkpoint is
-recognised by its first bytes and refused. If checkpoints.json is missing or
-unreadable (a run directory copied by hand, say), the newest checkpoint that
-passes every check is loaded instead.
+recognised by its structure (a protocol opcode, then opcodes ``pickletools`` reads
+without running them; never by one byte, and never a file that starts as safetensors
+does) and refused. If checkpoints.json is missing or unreadable (a run directory
+copied by hand, say), the newest checkpoint that passes every check is loaded instead.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
+import pickle
+import pickletools
 import re
 import shutil
 import tempfile
@@ -245,7 +250,7 @@ def load_checkpoint(
     path = Path(path)
     if path.is_file():
         with open(path, "rb") as file:
-            head = file.read(4)
+            head = file.read(SNIFF_BYTES)
         raise _pickle_refusal(path, head) or CheckpointError(
             f"{path} is a file: pass its checkpoint directory (the folder holding {META_FILE}) "
             "or the run directory"
@@ -356,9 +361,40 @@ def _damaged(path: Path, data: bytes, problem: str) -> CheckpointError:
     )
 
 
+SNIFF_BYTES = 1 << 16     # how much of a file tells what kind it is
+
+
+def looks_like_safetensors(head: bytes) -> bool:
+    """Whether ``head`` (a file's first bytes) starts as safetensors does: a little-endian 64-bit header
+    length (below 100 MB) and then the header's JSON object."""
+    if len(head) < 9:
+        return False
+    length = int.from_bytes(head[:8], "little")
+    return 2 <= length <= 100_000_000 and head[8:9] == b"{"
+
+
+def looks_like_pickle(head: bytes) -> bool:
+    """Whether ``head`` starts as a pickle of protocol 2 or later does: PROTO (0x80) and its protocol
+    number, then opcodes that ``pickletools`` reads (read, never run); one byte 0x80 is not enough."""
+    if len(head) < 2 or head[0] != 0x80 or not 2 <= head[1] <= pickle.HIGHEST_PROTOCOL:
+        return False
+    count = 0
+    try:
+        for opcode, _, _ in pickletools.genops(io.BytesIO(head)):
+            count += 1
+            if opcode.name == "STOP" or count >= 8:
+                return True
+    except Exception:        # the head ends inside an opcode, or a byte that is no opcode: judged by what was read
+        pass
+    return count >= 3
+
+
 def _pickle_refusal(path: Path, data: bytes) -> CheckpointError | None:
-    """A refusal if ``data`` starts like a pickle (byte 0x80) or a PyTorch zip, else None."""
-    if data.startswith(b"\x80"):
+    """A refusal if ``data`` (a file's first bytes at least) is a pickle or a PyTorch zip, else None;
+    safetensors is recognised first, so that its header length never passes for a pickle's first byte."""
+    if looks_like_safetensors(data):
+        return None
+    if looks_like_pickle(data):
         kind = "a Python pickle"
     elif data.startswith(b"PK\x03\x04"):
         kind = "a zip archive (PyTorch's .pt format, which holds a pickle)"

@@ -15,12 +15,21 @@ A *task* (language model, classifier, forecaster) supplies the data and the mode
     task.state() -> (tensors, json)     what a resume needs beyond model and optimizer
     task.load_state(tensors, json)
     task.unit                           what n counts ("char", "seq", ...)
+    task.batches_per_epoch, task.batch  optional: batches in an epoch, the next one's index (for the ETA)
 
 A checkpoint holds the model, the optimizer, the schedule, the random generator,
 the task's state (data position, carried hidden state) and the step, so a resumed
 run repeats exactly the updates the uninterrupted run would have made. Ctrl-C
-saves a checkpoint and stops; a NaN stops with a message naming the step (or, with
-``on_nan="reduce-lr"``, goes back to the last checkpoint with half the rate).
+saves a checkpoint and stops; a NaN or infinite loss, gradient or weight stops with a
+message naming the step (or, with ``on_nan="reduce-lr"``, goes back to the last
+checkpoint with the rate halved, again at each new divergence).
+
+A run that ends between two validations (out of steps, epochs or time) validates its
+final model too, so "best" is never older than the end of the run. That validation is
+logged and may mark the final checkpoint best, but it leaves the state early stopping
+reads (``best_score``, ``evals_without_improvement``) as the scheduled validations made
+it: a run resumed from there stops where the uninterrupted run would have. The best
+score over all validations, the final ones included, is ``marked_best``.
 """
 
 from __future__ import annotations
@@ -32,7 +41,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from rnnkit.errors import CheckpointError, ConfigError, RnnkitError
 from rnnkit.optim import clip_grad_norm, clip_grad_value
@@ -41,6 +49,7 @@ from rnnkit.training.checkpoint import (checkpoint_name, load_checkpoint, mark, 
                                         rng_from_json, rng_state_to_json, save_checkpoint)
 from rnnkit.training.config import TrainConfig, make_optimizer, make_schedule
 from rnnkit.training.metrics_log import MetricsLog
+from rnnkit.training.progress import Progress, total_steps
 from rnnkit.training.run_meta import RunRecord, checkpoint_meta, upgrade_meta
 
 MAX_LR_REDUCTIONS = 5
@@ -60,21 +69,32 @@ class TrainingDiverged(RnnkitError):
 def update(model, optimizer, config: TrainConfig, train_step) -> tuple[float, int]:
     """One update: zero_grad -> ``train_step()`` (forward, loss, backward; returns the loss and what it
     counted) -> clip -> ``optimizer.step()``. A NaN or infinite loss or gradient norm raises
-    ``TrainingDiverged`` before the step, so the weights stay as they were."""
+    ``TrainingDiverged`` before the step, so the weights stay as they were; a step that makes a weight
+    NaN or infinite (an overflowing learning rate) raises it after the step, before any later forward
+    pass reads that weight."""
     model.zero_grad()
-    loss, count = train_step()
-    norm = clip_gradients(model.grads, config)
-    if not (math.isfinite(loss) and math.isfinite(norm)):
-        raise TrainingDiverged(f"loss {loss}, gradient norm {norm}")
-    optimizer.step()
+    with np.errstate(over="ignore", invalid="ignore"):      # overflow is caught by its result, just below
+        loss, count = train_step()
+        norm = clip_gradients(model.grads, config)
+        if not (math.isfinite(loss) and math.isfinite(norm)):
+            raise TrainingDiverged(f"loss {loss}, gradient norm {norm}")
+        optimizer.step()
+    if not weights_finite(model):
+        raise TrainingDiverged(f"the update made weights NaN or infinite (loss {loss:.4g}, gradient norm {norm:.4g})")
     return loss, count
+
+
+def weights_finite(model) -> bool:
+    """Whether every parameter of ``model`` is finite (an overflowing step makes some inf or NaN)."""
+    return all(np.isfinite(param).all() for param in model.parameters().values())
 
 
 class Trainer:
     def __init__(self, task, config: TrainConfig, run_dir: str | Path, run: RunRecord,
-                 progress: bool = True, echo=print):
+                 progress: bool = True, echo=print, resumable: bool = True):
         """``run``: what describes the run beyond the trainer's state (the task's name and run spec); it is
-        saved beside the trainer's state in every checkpoint, never merged with it."""
+        saved beside the trainer's state in every checkpoint, never merged with it. ``resumable`` False
+        (a run that is one part of a workflow that cannot resume): an interruption does not advise resuming."""
         self.task, self.config, self.run = task, config, run
         self.run_dir = prepare_run_dir(run_dir)
         self.model = task.model
@@ -83,12 +103,14 @@ class Trainer:
         self.rng = np.random.default_rng(config.seed)
         self.model.set_rng(self.rng)
         self.step = 0
-        self.best_score: float | None = None      # the best value of config.monitor so far
+        self.best_score: float | None = None      # the best scheduled validation's config.monitor: early stopping's
+        self.marked_best: dict | None = None      # {"step", "score"} of the checkpoint marked best (any validation)
         self.evals_without_improvement = 0
         self.last_checkpoint: str | None = None
+        self.last_validation = 0                  # the step of the last validation (0: none)
         self.lr_reductions = 0
         self.log_window = empty_log_window()      # the updates since the last metrics line
-        self.progress, self.echo = progress, echo
+        self.progress, self.echo, self.resumable = progress, echo, resumable
         self.log = MetricsLog(self.run_dir)
 
     # -- checkpoints -----------------------------------------------------------------
@@ -100,7 +122,7 @@ class Trainer:
         trainer = dict(config=self.config.to_json(), step=self.step,
                        optimizer=optimizer_scalars, task_state=task_state, rng=rng_state_to_json(self.rng),
                        schedule=self.schedule.state_dict() if self.schedule else None,
-                       best_score=self.best_score,
+                       best_score=self.best_score, marked_best=self.marked_best,
                        evals_without_improvement=self.evals_without_improvement, log_window=self.log_window)
         meta = checkpoint_meta(self.run, trainer)
         try:
@@ -108,10 +130,12 @@ class Trainer:
             mark(self.run_dir, last=name, best=name if best else None)
             prune(self.run_dir)
         except OSError as error:   # disk full, volume gone read-only, ...
-            kept = f"{self.last_checkpoint} is intact" if self.last_checkpoint else "no checkpoint was saved yet"
+            then = (f"{self.last_checkpoint} is intact: free some space, then resume {self.run_dir}"
+                    if self.last_checkpoint else "no checkpoint was saved yet, so there is nothing to resume: "
+                                                 "free some space, then start the run again")
             raise CheckpointError(
                 f"cannot save the checkpoint of step {self.step} in {self.run_dir / 'checkpoints'}: "
-                f"{error.strerror or error}; {kept}: free some space, then resume {self.run_dir}") from None
+                f"{error.strerror or error}; {then}") from None
         self.last_checkpoint = name
         return name
 
@@ -131,6 +155,7 @@ class Trainer:
                 raise CheckpointError(f"the checkpoint's step {self.step} is negative: it is damaged")
             best = state.get("best_score")
             self.best_score = None if best is None else float(best)
+            self.marked_best = marked_best_from_json(state.get("marked_best"), self.best_score)
             self.evals_without_improvement = int(state.get("evals_without_improvement", 0))
             self.log_window = log_window_from_json(state.get("log_window", empty_log_window()))
         except (AttributeError, KeyError, TypeError, ValueError) as error:   # a field of the wrong JSON type
@@ -142,10 +167,10 @@ class Trainer:
 
     # -- the loop ----------------------------------------------------------------------
     def fit(self) -> dict:
-        """Train until the epochs, steps or minutes run out, validation stops improving, or Ctrl-C."""
+        """Train until the epochs, steps or minutes run out, validation stops improving, or Ctrl-C; a run
+        that ends between validations validates its final model too."""
         started = time.perf_counter()
-        bar = tqdm(total=self.config.max_steps or None, initial=self.step, disable=not self.progress,
-                   unit="step", dynamic_ncols=True)
+        bar = Progress(self._total_steps(), self.step, self.config.max_minutes, enabled=self.progress)
         stop_reason = self._out_of_steps()
         with _CtrlC() as ctrl_c:
             try:
@@ -153,31 +178,40 @@ class Trainer:
                     stop_reason = self._run_epoch(bar, started, ctrl_c)
             finally:
                 bar.close()
-        if self.step and self.last_checkpoint != checkpoint_name(self.step):
-            self.save()
+        final_is_best = False
+        if self.step and self.last_validation != self.step and stop_reason != "interrupted":
+            final_is_best = self._validate(bar, scheduled=False)
+        if self.step and (final_is_best or self.last_checkpoint != checkpoint_name(self.step)):
+            self.save(best=final_is_best)
         if stop_reason == "interrupted":
-            self.echo(f"interrupted: saved {self.run_dir / 'checkpoints' / checkpoint_name(self.step)}; "
-                      f"resume {self.run_dir} to continue")
-        return {"stop_reason": stop_reason or "finished", "step": self.step,
-                "monitor": self.config.monitor, "best_score": self.best_score}
+            saved = self.run_dir / "checkpoints" / checkpoint_name(self.step)
+            self.echo(f"interrupted: saved {saved}; resume {self.run_dir} to continue" if self.resumable
+                      else f"interrupted at step {self.step}")
+        return {"stop_reason": stop_reason or "finished", "step": self.step, "monitor": self.config.monitor,
+                "best_score": self.marked_best["score"] if self.marked_best else None}
 
-    def _run_epoch(self, bar, started: float, ctrl_c: "_CtrlC") -> str | None:
+    def _total_steps(self) -> int | None:
+        """Where the run ends if neither time nor early stopping stops it first; None if unknown."""
+        per_epoch = getattr(self.task, "batches_per_epoch", None)
+        return total_steps(self.config.max_steps, self.config.epochs, per_epoch, self.step, self.task.epoch,
+                           getattr(self.task, "batch", 0) if per_epoch else 0)
+
+    def _run_epoch(self, bar: Progress, started: float, ctrl_c: "_CtrlC") -> str | None:
         """The rest of the current epoch; a stop reason, or None to go on."""
         epoch = self.task.epoch
         for batch in self.task.batches():
             tick = time.perf_counter()
             try:
                 loss, count = self._update(batch)
-            except TrainingDiverged:
-                if self.config.on_nan == "stop" or self.lr_reductions >= MAX_LR_REDUCTIONS:
-                    raise
-                self._back_off()
+            except TrainingDiverged as error:
+                if self.config.on_nan == "stop":
+                    raise self._diverged(error) from None
+                self._back_off(error)
                 return None
             seconds = time.perf_counter() - tick
             speed = count / max(seconds, 1e-9)
             self._log_update(epoch, loss, count, seconds)
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss:.3f}", **{f"{self.task.unit}/s": f"{speed:,.0f}"})
+            bar.update(self.step, loss=f"{loss:.3f}", **{f"{self.task.unit}/s": f"{speed:,.0f}"})
             if self.task.epoch != epoch and self.schedule and not isinstance(self.schedule, ReduceLROnPlateau):
                 self.schedule.step()
             stop = self._after_update(bar) or self._out_of_budget(started)
@@ -204,32 +238,30 @@ class Trainer:
         try:
             loss, count = update(self.model, self.optimizer, self.config, lambda: self.task.train_step(batch))
         except TrainingDiverged as error:
-            where = self.run_dir / "checkpoints" / self.last_checkpoint if self.last_checkpoint else None
-            raise TrainingDiverged(
-                f"training diverged at step {self.step + 1}: {error}; "
-                + (f"the last good checkpoint is {where}; " if where else "no checkpoint was saved yet; ")
-                + "lower `lr` or `clip_norm` and resume, or set `on_nan` to 'reduce-lr'") from None
+            raise TrainingDiverged(f"training diverged at step {self.step + 1}: {error}") from None
         self.step += 1
         return loss, count
 
-    def _after_update(self, bar) -> str | None:
+    def _diverged(self, error: TrainingDiverged, gave_up: str = "") -> TrainingDiverged:
+        """The error that stops a diverged run: where it diverged, the last good checkpoint, what to do."""
+        where = self.run_dir / "checkpoints" / self.last_checkpoint if self.last_checkpoint else None
+        if where is None:
+            advice = "no checkpoint was saved yet: start again with a lower `lr` or `clip_norm`"
+        elif gave_up:
+            advice = f"the last good checkpoint is {where}; {gave_up}: resume with a lower `lr` or `clip_norm`"
+        else:
+            advice = (f"the last good checkpoint is {where}; lower `lr` or `clip_norm` and resume, "
+                      "or set `on_nan` to 'reduce-lr'")
+        return TrainingDiverged(f"{error}; {advice}")
+
+    def _after_update(self, bar: Progress) -> str | None:
         """Validation, samples and checkpoints that fall due after this step; a stop reason or None."""
         config, stop = self.config, None
         is_best = False
         if self.step % config.eval_every == 0:
-            metrics = self.task.evaluate()
-            self.log.append({"step": self.step, **metrics})
-            bar.write(f"step {self.step}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
-            if isinstance(self.schedule, ReduceLROnPlateau):
-                self.schedule.step(metrics["val_loss"])
-            if config.monitor not in metrics:
-                raise ConfigError(f"cannot select on {config.monitor!r}: validation reports {sorted(metrics)}")
-            if self._improves(metrics[config.monitor]):
-                self.best_score, self.evals_without_improvement, is_best = metrics[config.monitor], 0, True
-            else:
-                self.evals_without_improvement += 1
-                if config.patience and self.evals_without_improvement >= config.patience:
-                    stop = "early stopping"
+            is_best = self._validate(bar, scheduled=True)
+            if config.patience and self.evals_without_improvement >= config.patience:
+                stop = "early stopping"
         if config.sample_every and self.step % config.sample_every == 0:
             text = self.task.sample(np.random.default_rng(config.seed + self.step))
             if text:
@@ -238,34 +270,72 @@ class Trainer:
             self.save(best=is_best)
         return stop or self._out_of_steps()
 
+    def _validate(self, bar: Progress, scheduled: bool) -> bool:
+        """Validate now, log and show the metrics; whether this step's checkpoint becomes the best. Only a
+        ``scheduled`` validation moves ``best_score`` and ``evals_without_improvement`` (see the module doc)."""
+        metrics = self.task.evaluate()
+        self.log.append({"step": self.step, **metrics})
+        self.last_validation = self.step
+        bar.write(f"step {self.step}: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+                  + ("" if scheduled else " (the final model)"))
+        if self.config.monitor not in metrics:
+            raise ConfigError(f"cannot select on {self.config.monitor!r}: validation reports {sorted(metrics)}")
+        value = metrics[self.config.monitor]
+        if scheduled:
+            if isinstance(self.schedule, ReduceLROnPlateau):
+                self.schedule.step(metrics["val_loss"])
+            if self._improves(value, self.best_score):
+                self.best_score, self.evals_without_improvement = value, 0
+            else:
+                self.evals_without_improvement += 1
+        if not self._improves(value, self.marked_best["score"] if self.marked_best else None):
+            return False
+        self.marked_best = {"step": self.step, "score": value}
+        return True
+
     def _out_of_steps(self) -> str | None:
         return "max steps" if self.config.max_steps and self.step >= self.config.max_steps else None
 
-    def _improves(self, value: float) -> bool:
-        """Whether ``value`` of the monitored metric beats the best by more than ``min_delta``."""
-        if self.best_score is None:
+    def _improves(self, value: float, best: float | None) -> bool:
+        """Whether ``value`` of the monitored metric beats ``best`` by more than ``min_delta``."""
+        if best is None:
             return math.isfinite(value)
         if self.config.monitor_maximized:
-            return value > self.best_score + self.config.min_delta
-        return value < self.best_score - self.config.min_delta
+            return value > best + self.config.min_delta
+        return value < best - self.config.min_delta
 
     def _out_of_budget(self, started: float) -> str | None:
         minutes = (time.perf_counter() - started) / 60
         return "time limit" if self.config.max_minutes and minutes >= self.config.max_minutes else None
 
-    def _back_off(self) -> None:
-        """After a NaN: reload the last checkpoint and halve the learning rate."""
+    def _back_off(self, error: TrainingDiverged) -> None:
+        """After a divergence under ``on_nan="reduce-lr"``: reload the last checkpoint and go on with half the
+        learning rate that diverged (so each new divergence halves it again), at most MAX_LR_REDUCTIONS times."""
         if self.last_checkpoint is None:
-            raise TrainingDiverged(f"training diverged at step {self.step + 1} before any checkpoint; lower `lr`")
+            raise self._diverged(error) from None
+        if self.lr_reductions >= MAX_LR_REDUCTIONS:
+            raise self._diverged(error, f"it diverged again after the learning rate was halved "
+                                        f"{MAX_LR_REDUCTIONS} times, to {self.optimizer.lr:g}") from None
+        diverged_lr = self.optimizer.lr
         self.restore()
         self.lr_reductions += 1
-        self.optimizer.lr *= 0.5
-        self.echo(f"loss or gradient became NaN or inf: back to step {self.step} with lr {self.optimizer.lr:g}")
+        self.optimizer.lr = diverged_lr * 0.5
+        self.echo(f"{error}: back to step {self.step} with lr {self.optimizer.lr:g}")
 
 
 def empty_log_window() -> dict:
     """Sums over the updates since the last metrics line: loss, updates, tokens, seconds."""
     return {"loss": 0.0, "updates": 0, "count": 0, "seconds": 0.0}
+
+
+def marked_best_from_json(data, best_score: float | None) -> dict | None:
+    """The saved {"step", "score"} of the best-marked checkpoint; a checkpoint written before final
+    validations existed marks the best scheduled validation's (step unknown)."""
+    if data is None:
+        return None if best_score is None else {"step": None, "score": best_score}
+    if not (isinstance(data, dict) and isinstance(data.get("score"), (int, float))):
+        raise CheckpointError("the checkpoint's marked_best is damaged")
+    return {"step": data.get("step"), "score": float(data["score"])}
 
 
 def log_window_from_json(data) -> dict:
