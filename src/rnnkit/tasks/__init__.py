@@ -3,6 +3,8 @@
     language_model   next-character models of text (rnnkit train / sample)
     classification   labelled texts (rnnkit classify)
     forecasting      one series, one step or several ahead (rnnkit forecast), with backtest and walk_forward
+    translation      sentence pairs, encoder-decoder with attention and beam search (rnnkit translate)
+    music            piano rolls of polyphonic music, from JSON or MIDI (rnnkit music)
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import importlib
 from rnnkit.errors import CheckpointError
 
 # task name (as saved in a checkpoint) -> module of rnnkit.tasks that owns its run spec, ``Spec``
-TASKS = {"char-lm": "language_model", "classify": "classification", "forecast": "forecasting"}
+TASKS = {"char-lm": "language_model", "classify": "classification", "forecast": "forecasting",
+         "translate": "translation", "music": "music"}
 
 
 def spec_class(task: str):
