@@ -35,19 +35,12 @@ DEFAULT_DATASET = "sst2"
 
 
 def register(subcommands) -> None:
-    parser = subcommands.add_parser("classify", help="train and use a text classifier", description=__doc__,
-                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    for register_action in (register_train, register_eval, register_predict):
-        register_action(actions)
+    flags.task_command(subcommands, "classify", "train and use a text classifier", __doc__,
+                       (register_train, register_eval, register_predict))
 
 
 def add_data_location(group, text: str) -> None:
-    """Where the texts are: the user's file, or the data directory of the built-in datasets."""
-    group.add_argument("--data", type=Path, dest="file", metavar="FILE",
-                       help=f"a .csv or .tsv file of labelled texts with a header{text}")
-    group.add_argument("--data-dir", type=Path, dest="data_dir",
-                       help=f"folder of the built-in datasets (default: $RNNKIT_DATA or ../shared/data){text}")
+    flags.add_data_location(group, "--data", "a .csv or .tsv file of labelled texts with a header", text)
 
 
 def register_train(actions) -> None:

@@ -64,6 +64,23 @@ def switch(group, flag: str, field: str, default: bool, help: str) -> None:
                        help=f"{help} (default: {'yes' if default else 'no'})")
 
 
+def task_command(subcommands, name: str, help: str, description: str, actions) -> None:
+    """``rnnkit NAME ACTION``: one command whose actions (train, eval, predict, ...) register themselves."""
+    parser = subcommands.add_parser(name, help=help, description=description,
+                                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    subparsers = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for register_action in actions:
+        register_action(subparsers)
+
+
+def add_data_location(group, file_flag: str, file_help: str, text: str, metavar: str = "FILE") -> None:
+    """Where a task's data is: the user's own file (``file_flag``, the field ``file``), or the folder of
+    the built-in datasets (--data-dir, the field ``data_dir``); ``text`` ends both helps."""
+    group.add_argument(file_flag, type=Path, dest="file", metavar=metavar, help=f"{file_help}{text}")
+    group.add_argument("--data-dir", type=Path, dest="data_dir",
+                       help=f"folder of the built-in datasets (default: $RNNKIT_DATA or ../shared/data){text}")
+
+
 def finish(parser, run) -> None:
     """The parser's command ``run(args)``; its defaults and which flag stands for which field."""
     actions = [action for action in parser._actions if action.dest != "help"]

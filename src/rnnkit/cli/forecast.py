@@ -70,17 +70,12 @@ value, never beyond the block), as `forecast eval --walk-forward N` does on the 
 
 
 def register(subcommands) -> None:
-    parser = subcommands.add_parser("forecast", help="train and use a time-series forecaster", description=__doc__,
-                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    for register_action in (register_train, register_eval, register_predict, register_backtest):
-        register_action(actions)
+    flags.task_command(subcommands, "forecast", "train and use a time-series forecaster", __doc__,
+                       (register_train, register_eval, register_predict, register_backtest))
 
 
 def add_data_location(group, text: str) -> None:
-    group.add_argument("--csv", type=Path, dest="file", metavar="FILE", help=f"a CSV file with a header{text}")
-    group.add_argument("--data-dir", type=Path, dest="data_dir",
-                       help=f"folder of the built-in series (default: $RNNKIT_DATA or ../shared/data){text}")
+    flags.add_data_location(group, "--csv", "a CSV file with a header", text)
 
 
 def register_train(actions) -> None:

@@ -32,18 +32,13 @@ from rnnkit.tasks.runs import default_run_dir, report_dir
 
 
 def register(subcommands) -> None:
-    parser = subcommands.add_parser("music", help="train and use a model of polyphonic music", description=__doc__,
-                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    for register_action in (register_train, register_eval, register_generate):
-        register_action(actions)
+    flags.task_command(subcommands, "music", "train and use a model of polyphonic music", __doc__,
+                       (register_train, register_eval, register_generate))
 
 
 def add_data_location(group, text: str) -> None:
-    group.add_argument("--data", type=Path, dest="file", metavar="FILE_OR_FOLDER",
-                       help=f"a JSON file of train/valid/test pieces, or a folder of MIDI files{text}")
-    group.add_argument("--data-dir", type=Path, dest="data_dir",
-                       help=f"folder of the built-in datasets (default: $RNNKIT_DATA or ../shared/data){text}")
+    flags.add_data_location(group, "--data", "a JSON file of train/valid/test pieces, or a folder of MIDI files",
+                            text, metavar="FILE_OR_FOLDER")
 
 
 def register_train(actions) -> None:

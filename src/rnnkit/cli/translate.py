@@ -33,18 +33,12 @@ DEFAULT_BEAM = 5
 
 
 def register(subcommands) -> None:
-    parser = subcommands.add_parser("translate", help="train and use a translator", description=__doc__,
-                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    for register_action in (register_train, register_eval, register_predict, register_attention):
-        register_action(actions)
+    flags.task_command(subcommands, "translate", "train and use a translator", __doc__,
+                       (register_train, register_eval, register_predict, register_attention))
 
 
 def add_data_location(group, text: str) -> None:
-    group.add_argument("--pairs", type=Path, dest="file", metavar="FILE",
-                       help=f"UTF-8 sentence pairs, source<TAB>target per line{text}")
-    group.add_argument("--data-dir", type=Path, dest="data_dir",
-                       help=f"folder of the built-in datasets (default: $RNNKIT_DATA or ../shared/data){text}")
+    flags.add_data_location(group, "--pairs", "UTF-8 sentence pairs, source<TAB>target per line", text)
 
 
 def register_train(actions) -> None:
