@@ -20,6 +20,7 @@ from rnnkit.online import (
     OnlineLearner,
     OnlineNetwork,
     build_learner,
+    build_schedule,
     truncated_gradients,
 )
 from rnnkit.optim import SGD, Adam, Optimizer
@@ -95,7 +96,8 @@ def test_with_weights_held_still_the_truncated_rule_gives_the_truncated_gradient
     y, _ = layer(inputs[:, None, :])
     out = 1 / (1 + np.exp(-readout(y)))
     dh = readout.backward(out - targets[:, None, :])               # the read-out's errors, step by step
-    expected = {f"recurrent.{name}": value for name, value in truncated_gradients(layer, inputs[:, None, :], dh).items()}
+    truncated = truncated_gradients(layer, inputs[:, None, :], dh)
+    expected = {f"recurrent.{name}": value for name, value in truncated.items()}
     expected.update({f"output.{name}": value for name, value in readout.grads.items()})
     learner.run(inputs, targets)
     got = network.layout.views(learner.optimizer.total)
@@ -214,6 +216,17 @@ def test_initial_weights_follow_the_settings():
     assert np.array_equal(again, learner_for(config).network.theta)        # the seed decides
     with pytest.raises(ConfigError, match="`forget_bias`"):
         learner_for(OnlineConfig(cell="gru", gradient="rtrl", forget_bias=1.0))
+
+
+def test_the_learning_rate_schedule_of_the_settings():
+    assert build_schedule(OnlineConfig(), learner_for(OnlineConfig(hidden_size=HIDDEN)).optimizer) is None
+    config = OnlineConfig(hidden_size=HIDDEN, optimizer="adam", lr=0.01, eps=1e-6, lr_decay=0.5, lr_decay_after=2)
+    learner = learner_for(config)
+    schedule = build_schedule(config, learner.optimizer)
+    assert learner.optimizer.eps == 1e-6
+    for _ in range(3):
+        schedule.step()
+    assert learner.optimizer.lr == pytest.approx(0.01 * 0.5 ** 2)
 
 
 def test_bptt_window_settings_are_checked():

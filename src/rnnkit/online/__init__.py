@@ -9,7 +9,12 @@ updates at every symbol, and the embedded Reber grammar it is measured on.
     reber_epoch(learner, rng)                    LSTM.java's training and validation passes
 """
 
-from rnnkit.online.config import OnlineConfig, build_learner, build_network
+from rnnkit.online.config import (
+    OnlineConfig,
+    build_learner,
+    build_network,
+    build_schedule,
+)
 from rnnkit.online.learner import OnlineLearner
 from rnnkit.online.network import OnlineNetwork
 from rnnkit.online.reber import ReberEpoch, reber_epoch, reber_pass
@@ -19,5 +24,6 @@ from rnnkit.online.truncated import TruncatedLSTM, truncated_gradients
 
 __all__ = [
     "GRADIENTS", "RTRL", "OnlineConfig", "OnlineLearner", "OnlineNetwork", "ReberEpoch", "TruncatedLSTM",
-    "build_learner", "build_network", "reber_epoch", "reber_pass", "rtrl_gradients", "truncated_gradients",
+    "build_learner", "build_network", "build_schedule", "reber_epoch", "reber_pass", "rtrl_gradients",
+    "truncated_gradients",
 ]

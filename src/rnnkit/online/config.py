@@ -3,6 +3,7 @@
     config = OnlineConfig(cell="lstm", hidden_size=15, peephole=True, gradient="truncated",
                           optimizer="sgd", lr=0.1, forget_bias=1.0)
     learner = build_learner(config, input_size=7, output_size=7, seed=0)
+    schedule = build_schedule(config, learner.optimizer)      # None, or step() after each epoch
 
 The network's weights are drawn from ``seed`` (the layer's, then the read-out's):
 rnnkit's initialisation, U(-1/sqrt(H), 1/sqrt(H)) as PyTorch's, or U(-init_range,
@@ -26,7 +27,7 @@ from rnnkit.layers.recurrent import GRU, LSTM, RNN
 from rnnkit.online.learner import OnlineLearner
 from rnnkit.online.network import OUTPUTS, OnlineNetwork
 from rnnkit.online.rules import GRADIENTS
-from rnnkit.optim import SGD, Adam
+from rnnkit.optim import SGD, Adam, ExponentialAfter, Optimizer
 
 CELLS = ("lstm", "gru", "rnn")
 OPTIMIZERS = ("sgd", "momentum", "adam")
@@ -50,6 +51,9 @@ class OnlineConfig:
     lr: float = 0.1
     momentum: float = 0.9               # momentum
     betas: tuple[float, float] = (0.9, 0.999)   # adam
+    eps: float = 1e-8                   # adam
+    lr_decay: float = 1.0               # lr *= lr_decay at the end of each epoch from lr_decay_after on
+    lr_decay_after: int = 0
     compiled: bool | None = None        # None: numba where it applies
 
     def __post_init__(self):
@@ -60,8 +64,9 @@ class OnlineConfig:
                 raise ConfigError(f"`{name}` must be one of {', '.join(choices)}, got {value!r}")
         if not isinstance(self.hidden_size, int) or self.hidden_size < 1:
             raise ConfigError(f"`hidden_size` must be a positive integer, got {self.hidden_size!r}")
-        if not self.lr > 0:
-            raise ConfigError(f"`lr` must be positive, got {self.lr!r}")
+        for name in ("lr", "eps", "lr_decay"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"`{name}` must be positive, got {getattr(self, name)!r}")
         if self.gradient == "truncated" and self.cell != "lstm":
             raise ConfigError(f"`gradient`='truncated' is the LSTM's; for `cell`={self.cell!r} choose 'rtrl' or 'bptt'")
         self.betas = tuple(self.betas)
@@ -80,8 +85,15 @@ class OnlineConfig:
     def optimizer_factory(self):
         """The ``rnnkit.optim`` optimizer these settings name, as a function of a Module."""
         if self.optimizer == "adam":
-            return partial(Adam, lr=self.lr, betas=self.betas)
+            return partial(Adam, lr=self.lr, betas=self.betas, eps=self.eps)
         return partial(SGD, lr=self.lr, momentum=self.momentum if self.optimizer == "momentum" else 0.0)
+
+
+def build_schedule(config: OnlineConfig, optimizer: Optimizer) -> ExponentialAfter | None:
+    """The learning-rate schedule of ``config`` (stepped once per epoch), or None for a constant lr."""
+    if config.lr_decay == 1.0:
+        return None
+    return ExponentialAfter(optimizer, start_epoch=config.lr_decay_after, factor=config.lr_decay)
 
 
 def build_network(config: OnlineConfig, input_size: int, output_size: int, seed: int | None = None) -> OnlineNetwork:

@@ -10,6 +10,11 @@ choice). Either way the gradient with respect to the read-out's pre-activation i
 
     dy_t = y_t - target_t,     dW_out += dy_t^T h_t,     db_out += dy_t,     dh_t = dy_t W_out
 
+The two differ once the outputs are right: the squared error's gradient is then zero,
+the cross-entropy's keeps pushing the logits outwards. On a stream that is never reset
+that push made peephole LSTM cells latch (examples/online_reber.py says how), so the
+Reber grammar is learned with the linear read-out.
+
 The parameters lie in one vector θ (``ParameterLayout``): the cell's first, under
 the names of a one-layer rnnkit layer inside a model (``recurrent.weight_ih_l0``,
 ...), then ``output.weight`` and ``output.bias``. ``state_dict`` and
@@ -84,13 +89,6 @@ class OnlineNetwork(Module):
         y = h @ self.output_weight.T
         y += self.output_bias
         return sigmoid(y, out=y) if self.output == "sigmoid" else y
-
-    def loss(self, y: np.ndarray, target: np.ndarray) -> float:
-        """The loss the read-out is trained with: cross-entropy (sigmoid) or half the squared error (linear)."""
-        if self.output == "linear":
-            return 0.5 * float(np.sum((y - target) ** 2))
-        tiny = np.finfo(y.dtype).tiny
-        return -float(np.sum(target * np.log(np.maximum(y, tiny)) + (1 - target) * np.log(np.maximum(1 - y, tiny))))
 
     def add_readout_gradient(self, h: np.ndarray, y: np.ndarray, target: np.ndarray) -> np.ndarray:
         """Add the read-out's gradients for one step's loss; returns dh = dy W_out (B, H)."""

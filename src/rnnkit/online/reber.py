@@ -75,4 +75,5 @@ def streak_summary(long_errors, streak: int = 100) -> dict:
             solved_at = epoch - streak + 1
     last = errors[-100:]
     return {"epochs": len(errors), "first_zero": first_zero, "solved_at": solved_at, "longest_streak": longest,
-            "zeros_in_last_100": int((last == 0.0).sum()), "median_last_100": float(np.median(last)) if len(last) else None}
+            "zeros_in_last_100": int((last == 0.0).sum()),
+            "median_last_100": float(np.median(last)) if len(last) else None}

@@ -32,9 +32,9 @@ from rnnkit.training.run_meta import RunRecord, checkpoint_meta, upgrade_meta
 TASK = "online-reber"
 CURVES_FILE = "reber.png"
 # The setting examples/online_reber.py chose: a peephole LSTM of 15 cells, forget-gate bias 1,
-# the truncated gradient, Adam at 1e-3 (beta2 0.9999).
-DEFAULT_LEARNER = OnlineConfig(cell="lstm", hidden_size=15, peephole=True, forget_bias=1.0, gradient="truncated",
-                               optimizer="adam", lr=1e-3, betas=(0.9, 0.9999))
+# a linear read-out trained with squared error, the truncated gradient, Adam at 1e-3 (beta2 0.9999).
+DEFAULT_LEARNER = OnlineConfig(cell="lstm", hidden_size=15, peephole=True, forget_bias=1.0, output="linear",
+                               gradient="truncated", optimizer="adam", lr=1e-3, betas=(0.9, 0.9999))
 
 
 @dataclass
