@@ -152,7 +152,9 @@ def translate(encoder, decoder, part) -> list[list[int]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pairs", type=Path, help="a pairs file (source<TAB>target) instead of --dataset")
     parser.add_argument("--dataset", default="eng-fra", choices=("eng-fra", "cmn-eng"))
+    parser.add_argument("--lowercase", action="store_true")
     parser.add_argument("--reverse", action="store_true", help="the second column is the source (cmn->eng)")
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--hidden", type=int, default=128)
@@ -166,7 +168,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
 
-    spec = prepare(TranslationSpec(PairsSource.built_in(args.dataset, reverse=args.reverse)))
+    source = (PairsSource(file=str(args.pairs.resolve()), reverse=args.reverse) if args.pairs
+              else PairsSource.built_in(args.dataset, reverse=args.reverse))
+    spec = prepare(TranslationSpec(source, lowercase=args.lowercase))
     corpus = spec.corpus()
     print(f"{spec.data.name}: " + ", ".join(f"{name} {len(part)}" for name, part in corpus.parts.items())
           + f" pairs; vocabularies {len(corpus.source_vocab)} / {len(corpus.target_vocab)}", flush=True)
