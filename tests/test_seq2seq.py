@@ -248,3 +248,21 @@ def test_bad_options_are_one_line_config_errors(options, message):
 def test_a_model_needs_its_vocabulary_sizes():
     with pytest.raises(ConfigError, match="`source_vocab_size` is 0"):
         Seq2Seq(Seq2SeqConfig())
+
+
+def test_parameter_names_are_those_translation_checkpoints_hold():
+    """The decoder is shared with the captioner (rnnkit.models.decoder); a translator's state dict keeps the
+    names and shapes its checkpoints were written with."""
+    model = Seq2Seq(Seq2SeqConfig(source_vocab_size=5, target_vocab_size=6, embedding_dim=4, hidden_size=4))
+    expected = {"source_embedding.weight": (5, 4), "bridge_h.weight": (4, 4), "bridge_h.bias": (4,),
+                "bridge_c.weight": (4, 4), "bridge_c.bias": (4,), "target_embedding.weight": (6, 4),
+                "decoder.weight_ih_l0": (16, 8), "decoder.weight_hh_l0": (16, 4), "decoder.bias_ih_l0": (16,),
+                "decoder.bias_hh_l0": (16,), "attention.weight_a": (4, 4), "combine.weight": (4, 8),
+                "output.weight": (6, 4), "output.bias": (6,)}
+    for suffix in ("", "_reverse"):
+        expected.update({f"encoder.weight_ih_l0{suffix}": (8, 4), f"encoder.weight_hh_l0{suffix}": (8, 2),
+                         f"encoder.bias_ih_l0{suffix}": (8,), f"encoder.bias_hh_l0{suffix}": (8,)})
+    assert {name: value.shape for name, value in model.state_dict().items()} == expected
+    tied = Seq2Seq(Seq2SeqConfig(source_vocab_size=5, target_vocab_size=6, embedding_dim=4, hidden_size=4,
+                                 tied_embeddings=True, cell="gru"))
+    assert "output_bias" in tied.state_dict() and not any(name.startswith("output.") for name in tied.state_dict())

@@ -1,16 +1,20 @@
-"""Translating with a ``Seq2Seq``: greedy decoding, sampling, and batched beam search.
+"""Decoding a ``ConditionedDecoder`` (a translator, a captioner): greedy decoding, sampling, and
+batched beam search.
 
-All three decode a batch of source sentences together, one target token at a time,
-through ``Seq2Seq.stepper`` (the decoder stack's ``Stepper``, then attention and the
-output layer for one step; never a full forward pass per token). A hypothesis
-y_1 .. y_n, y_n = <eos>, has the log-probability and, with length normalisation α
+All three decode a batch of items (source sentences, images) together, one target token at a
+time, through the model's stepper (``rnnkit.models.decoder.DecoderStepper``: the decoder stack's
+``Stepper``, then attention and the output layer for one step; never a full forward pass per
+token). A ``Decoding`` says what to decode: how to make a stepper over some of the batch's items,
+and each item's maximum length; ``Seq2Seq`` batches come from ``translation_decoding`` (which
+``greedy``, ``sample`` and ``beam_search`` call), a captioner's from ``Captioner.decoding``.
+A hypothesis y_1 .. y_n, y_n = <eos>, has the log-probability and, with length normalisation α
 (Wu et al. 2016, "GNMT"), the score
 
     log P(y | x) = sum_t log softmax(z_t)[y_t]
     score(y)     = log P(y | x) / lp(n),     lp(n) = ((5 + n) / 6)^α      (α = 0: the log-probability)
 
-A sentence stops at <eos> or at its maximum length n_max (counting the <eos>; by
-default 2 L + 10 for a source of L tokens): at step n_max only <eos> may be chosen,
+A sentence stops at <eos> or at its maximum length n_max (counting the <eos>; for a
+translation by default 2 L + 10 for a source of L tokens): at step n_max only <eos> may be chosen,
 so every hypothesis ends with it. <pad> and <bos> are never chosen.
 
 Beam search of width k keeps k live hypotheses per sentence. Each step extends every
@@ -33,6 +37,7 @@ from __future__ import annotations
 import contextlib
 import math
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -41,7 +46,8 @@ from rnnkit.errors import ConfigError
 from rnnkit.layers.embedding import check_indices
 from rnnkit.layers.lengths import check_lengths
 from rnnkit.losses import log_softmax
-from rnnkit.models.seq2seq import BOS_ID, EOS_ID, PAD_ID, Seq2Seq
+from rnnkit.models.decoder import BOS_ID, EOS_ID, PAD_ID
+from rnnkit.models.seq2seq import Seq2Seq
 
 NEVER_CHOSEN = [PAD_ID, BOS_ID]
 
@@ -53,7 +59,39 @@ class Hypothesis:
     tokens: list[int]           # y_1 .. y_{n-1}: the target ids, without <bos> and <eos>
     log_prob: float             # log P(y | x), the <eos> included
     score: float                # log_prob / lp(n), n = len(tokens) + 1
-    attention: np.ndarray       # (n, L): each output step's weights over the L source tokens (the <eos> step last)
+    attention: np.ndarray | None   # (n, L): each output step's weights over the L source tokens (the <eos>
+                                   # step last); None for a decoder without attention
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """A batch of B items to decode: ``make_stepper(items, repeats)`` gives a stepper whose rows decode
+    ``items`` (indices into the batch), each on ``repeats`` rows; ``limits`` (B,) is each item's maximum
+    length n_max; ``attention_lengths`` (B,) how many attention weights of each row are the item's
+    (its source length; None for a decoder without attention)."""
+
+    model: object
+    make_stepper: Callable[[np.ndarray, int], object]
+    limits: np.ndarray
+    attention_lengths: np.ndarray | None = None
+
+    def stepper(self, repeats: int = 1):
+        """A stepper over the whole batch."""
+        return self.make_stepper(np.arange(len(self.limits)), repeats)
+
+    def subset(self, items: np.ndarray) -> Decoding:
+        """The decoding of ``items`` of this batch alone."""
+        lengths = None if self.attention_lengths is None else self.attention_lengths[items]
+        return Decoding(self.model, lambda chosen, repeats: self.make_stepper(items[chosen], repeats),
+                        self.limits[items], lengths)
+
+
+def translation_decoding(model: Seq2Seq, source: np.ndarray, source_lengths: np.ndarray,
+                         max_length: int | None = None, alpha: float = 0.0) -> Decoding:
+    """The ``Decoding`` of a (S, B) batch of source sentences (checked) by a ``Seq2Seq``."""
+    lengths, limits = _check_source(model, source, source_lengths, max_length, alpha)
+    return Decoding(model, lambda items, repeats: model.stepper(source[:, items], lengths[items], repeats),
+                    limits, lengths)
 
 
 def length_penalty(length: int | np.ndarray, alpha: float):
@@ -64,16 +102,27 @@ def length_penalty(length: int | np.ndarray, alpha: float):
 def greedy(model: Seq2Seq, source: np.ndarray, source_lengths: np.ndarray, max_length: int | None = None,
            alpha: float = 0.0) -> list[Hypothesis]:
     """The most likely token at every step, for each sentence of the (S, B) batch ``source``."""
-    return _one_path(model, source, source_lengths, max_length, alpha, lambda log_probs: log_probs.argmax(axis=1))
+    return decode_greedy(translation_decoding(model, source, source_lengths, max_length, alpha), alpha)
+
+
+def decode_greedy(decoding: Decoding, alpha: float = 0.0) -> list[Hypothesis]:
+    """The most likely token at every step, for each item of ``decoding``."""
+    return _one_path(decoding, alpha, lambda log_probs: log_probs.argmax(axis=1))
 
 
 def sample(model: Seq2Seq, source: np.ndarray, source_lengths: np.ndarray, rng: np.random.Generator,
            temperature: float = 1.0, max_length: int | None = None, alpha: float = 0.0) -> list[Hypothesis]:
     """Each token drawn from softmax(z_t / temperature); the hypotheses are scored under the model (temperature 1)."""
+    return decode_sample(translation_decoding(model, source, source_lengths, max_length, alpha), rng, temperature,
+                         alpha)
+
+
+def decode_sample(decoding: Decoding, rng: np.random.Generator, temperature: float = 1.0,
+                  alpha: float = 0.0) -> list[Hypothesis]:
+    """Each token drawn from softmax(z_t / temperature), for each item of ``decoding``."""
     if not (temperature > 0 and math.isfinite(temperature)):
         raise ConfigError(f"`temperature` must be positive and finite, got {temperature}")
-    return _one_path(model, source, source_lengths, max_length, alpha,
-                     lambda log_probs: draw(log_probs / temperature, rng))
+    return _one_path(decoding, alpha, lambda log_probs: draw(log_probs / temperature, rng))
 
 
 def draw(scores: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -87,21 +136,34 @@ def draw(scores: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def beam_search(model: Seq2Seq, source: np.ndarray, source_lengths: np.ndarray, beam_size: int = 5,
                 alpha: float = 0.6, max_length: int | None = None, n_best: int = 1) -> list[list[Hypothesis]]:
     """The ``n_best`` hypotheses of each sentence, best score first, by batched beam search of width ``beam_size``."""
-    _check_positive("beam_size", beam_size)
-    _check_positive("n_best", n_best)
-    if n_best > beam_size:
-        raise ConfigError(f"`n_best` ({n_best}) cannot exceed `beam_size` ({beam_size})")
-    lengths, limits = _check_source(model, source, source_lengths, max_length, alpha)
-    with evaluation_mode(model):
-        search = _BeamSearch(model.stepper(source, lengths, repeats=beam_size), beam_size, limits)
+    _check_beam(beam_size, n_best)
+    return decode_beam(translation_decoding(model, source, source_lengths, max_length, alpha), beam_size, alpha,
+                       n_best)
+
+
+def decode_beam(decoding: Decoding, beam_size: int = 5, alpha: float = 0.6, n_best: int = 1) -> list[list[Hypothesis]]:
+    """The ``n_best`` hypotheses of each item of ``decoding``, best score first, by batched beam search of
+    width ``beam_size``."""
+    _check_beam(beam_size, n_best)
+    _check_alpha(alpha)
+    with evaluation_mode(decoding.model):
+        search = _BeamSearch(decoding.stepper(repeats=beam_size), beam_size, decoding.limits)
         search.run()
-    found = [[search.hypothesis(entry, lengths[b], alpha) for entry in _best(entries, alpha, n_best)]
-             for b, entries in enumerate(search.finished)]
+    lengths = decoding.attention_lengths
+    found = [[search.hypothesis(entry, None if lengths is None else lengths[b], alpha)
+              for entry in _best(entries, alpha, n_best)] for b, entries in enumerate(search.finished)]
     lost = np.flatnonzero(search.greedy_lost)
     if len(lost):
-        for b, path in zip(lost, greedy(model, source[:, lost], lengths[lost], max_length, alpha)):
+        for b, path in zip(lost, decode_greedy(decoding.subset(lost), alpha)):
             found[b] = _with_greedy(found[b], path, n_best)
     return found
+
+
+def _check_beam(beam_size: int, n_best: int) -> None:
+    check_positive("beam_size", beam_size)
+    check_positive("n_best", n_best)
+    if n_best > beam_size:
+        raise ConfigError(f"`n_best` ({n_best}) cannot exceed `beam_size` ({beam_size})")
 
 
 def _with_greedy(hypotheses: list[Hypothesis], path: Hypothesis, n_best: int) -> list[Hypothesis]:
@@ -123,23 +185,25 @@ def evaluation_mode(model):
 
 
 # -- one path per sentence: greedy and sampling ---------------------------------------------------
-def _one_path(model, source, source_lengths, max_length, alpha, choose) -> list[Hypothesis]:
-    """Decode every sentence along one path, ``choose`` picking each next id from log-probabilities (R, V)."""
-    lengths, limits = _check_source(model, source, source_lengths, max_length, alpha)
-    batch = len(lengths)
+def _one_path(decoding: Decoding, alpha: float, choose) -> list[Hypothesis]:
+    """Decode every item along one path, ``choose`` picking each next id from log-probabilities (R, V)."""
+    _check_alpha(alpha)
+    limits, lengths = decoding.limits, decoding.attention_lengths
+    batch = len(limits)
     tokens = [[] for _ in range(batch)]
     attention = [[] for _ in range(batch)]
     log_prob = np.zeros(batch)
     active, ids = np.arange(batch), np.full(batch, BOS_ID)
-    with evaluation_mode(model):
-        stepper = model.stepper(source, lengths)
+    with evaluation_mode(decoding.model):
+        stepper = decoding.stepper()
         for t in range(int(limits.max())):
             log_probs = _next_log_probs(stepper, ids, t == limits[active] - 1)
             ids = choose(log_probs)
             log_prob[active] += log_probs[np.arange(len(ids)), ids]
             for row, b in enumerate(active):
                 tokens[b].append(int(ids[row]))
-                attention[b].append(stepper.attention[row, :lengths[b]])
+                if lengths is not None:
+                    attention[b].append(stepper.attention[row, :lengths[b]])
             going = ids != EOS_ID
             if not going.all():
                 active, ids = active[going], ids[going]
@@ -147,7 +211,7 @@ def _one_path(model, source, source_lengths, max_length, alpha, choose) -> list[
                     break
                 stepper.select(np.flatnonzero(going))
     return [Hypothesis(path[:-1], float(log_prob[b]), float(log_prob[b] / length_penalty(len(path), alpha)),
-                       np.stack(attention[b])) for b, path in enumerate(tokens)]
+                       np.stack(attention[b]) if lengths is not None else None) for b, path in enumerate(tokens)]
 
 
 def _next_log_probs(stepper, ids: np.ndarray, at_limit: np.ndarray) -> np.ndarray:
@@ -187,7 +251,8 @@ class _History:
         for t in reversed(range(step)):
             parent = self.parents[t][row]
             tokens.append(int(self.tokens[t][row]))
-            attention.append(self.attention[t][parent])
+            if self.attention[t] is not None:
+                attention.append(self.attention[t][parent])
             row = parent
         return tokens[::-1], attention[::-1]
 
@@ -259,12 +324,15 @@ class _BeamSearch:
             self.greedy_beam[b] = place[0] if len(place) and token != EOS_ID else -1
             self.greedy_lost[b] = not len(place)
 
-    def hypothesis(self, entry: _Finished, source_length: int, alpha: float) -> Hypothesis:
+    def hypothesis(self, entry: _Finished, source_length: int | None, alpha: float) -> Hypothesis:
+        """The finished ``entry``'s hypothesis; its attention rows cut to ``source_length`` (None: no attention)."""
         tokens, attention = self.history.path(entry.step, entry.row)
-        attention.append(self.history.attention[entry.step][entry.row])
         n = len(tokens) + 1
+        if source_length is not None:
+            attention.append(self.history.attention[entry.step][entry.row])
+            attention = np.stack(attention)[:, :source_length]
         return Hypothesis(tokens, entry.log_prob, entry.log_prob / length_penalty(n, alpha),
-                          np.stack(attention)[:, :source_length])
+                          attention if source_length is not None else None)
 
 
 def _top_candidates(scores: np.ndarray, count: int, vocab: int):
@@ -304,14 +372,18 @@ def _check_source(model, source, source_lengths, max_length, alpha) -> tuple[np.
     if source.ndim != 2:
         raise ConfigError(f"`source` must be a (S, B) array of token ids, got shape {source.shape}")
     lengths = check_lengths(source_lengths, source.shape[0], source.shape[1])
-    if not (alpha >= 0 and math.isfinite(alpha)):
-        raise ConfigError(f"`alpha` (length normalisation) must be >= 0 and finite, got {alpha}")
+    _check_alpha(alpha)
     if max_length is None:
         return lengths, 2 * lengths + 10
-    _check_positive("max_length", max_length)
+    check_positive("max_length", max_length)
     return lengths, np.full(len(lengths), max_length)
 
 
-def _check_positive(name: str, value) -> None:
+def _check_alpha(alpha: float) -> None:
+    if not (alpha >= 0 and math.isfinite(alpha)):
+        raise ConfigError(f"`alpha` (length normalisation) must be >= 0 and finite, got {alpha}")
+
+
+def check_positive(name: str, value) -> None:
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
         raise ConfigError(f"`{name}` must be a positive integer, got {value!r}")
