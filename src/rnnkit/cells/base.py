@@ -21,6 +21,10 @@ gradients are then single matrix products over all time steps, after the loop:
 
     dW_ih = sum_t dxw[t]^T x_t         dW_hh = sum_t dhw[t]^T h_{t-1}
 
+(``accumulate_input_bias_grad`` adds db_ih = sum_t dxw[t], ``accumulate_hidden_grads``
+the rest.) A cell that normalises the projections (``rnnkit.cells.layer_norm``) gets
+xw_t without biases and adds them after the normalisation itself.
+
 The same steps compiled (float32 LSTM and GRU) are in ``rnnkit.kernels.steps``.
 """
 
@@ -99,6 +103,14 @@ class Cell:
             "bias_hh": (gate_rows,),
         }
 
+    def initial_value(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray | None:
+        """The starting value of parameter ``name``; None: the layer draws it as PyTorch does, U(-1/sqrt(H), 1/sqrt(H)).
+
+        A cell whose parameters include some that must start elsewhere (a layer
+        normalisation's gains at 1) returns those; no random number is drawn for them.
+        """
+        return None
+
     def input_bias(self, p) -> np.ndarray:
         """The bias added to the input projection before the loop: b_ih + b_hh.
 
@@ -127,6 +139,13 @@ class Cell:
         """``(dxw, dhw)`` buffers, (T, B, gates*H). One array when both gradients are equal."""
         dpre = space.empty("dxw", (steps, batch, self.num_gates * self.hidden_size), dtype)
         return dpre, dpre
+
+    def accumulate_input_bias_grad(self, grads, dxw) -> None:
+        """db_ih += sum_t dxw[t]: b_ih is part of xw (``input_bias``), so its gradient is xw's.
+
+        A cell that adds b_ih elsewhere (after a normalisation of x W_ih^T) overrides this.
+        """
+        grads["bias_ih"] += dxw.sum(axis=(0, 1))
 
     def accumulate_hidden_grads(self, p, grads, cache: CellCache, dhw) -> None:
         """dW_hh += sum_t dhw[t]^T h_{t-1};  db_hh += sum_t dhw[t] (one product over all t)."""

@@ -7,7 +7,9 @@ Shapes as ``torch.nn.RNN``: ``x`` is (T, B, I), (B, T, I) with ``batch_first``, 
 (T, I) unbatched; ``y`` is (T, B, D*H_out) and each state (num_layers*D, B, H_out),
 D = 2 if bidirectional else 1. Parameters carry PyTorch's names
 (``weight_ih_l0``, ``bias_hh_l1_reverse``, ``weight_hr_l0``, ...), so state dicts
-move both ways; LSTM peepholes add ``weight_ci_l{k}``, ``weight_cf_l{k}``, ``weight_co_l{k}``.
+move both ways; LSTM peepholes add ``weight_ci_l{k}``, ``weight_cf_l{k}``, ``weight_co_l{k}``;
+``layer_norm=True`` (LSTM, GRU) adds the gains and biases ``ln_ih_weight_l{k}``, ``ln_ih_bias_l{k}``,
+``ln_hh_weight_l{k}``, ``ln_hh_bias_l{k}`` and, for the LSTM, ``ln_cell_weight_l{k}``, ``ln_cell_bias_l{k}``.
 
 Composition:
 - layer k > 0 reads the concatenated [forward, backward] output of layer k-1;
@@ -33,7 +35,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from rnnkit.cells import GRUCell, LSTMCell, RNNCell
+from rnnkit.cells import GRUCell, LayerNormGRUCell, LayerNormLSTMCell, LSTMCell, RNNCell
 from rnnkit.cells.base import Cell, Workspace
 from rnnkit.layers.dropout import dropout_mask
 from rnnkit.layers.lengths import check_lengths, valid_steps
@@ -143,7 +145,9 @@ class RecurrentLayer(Module):
                         params[name] = np.zeros(shape, self.dtype)   # not a parameter
                         grads[name] = np.zeros(shape, self.dtype)
                         continue
-                    value = self.rng.uniform(-bound, bound, shape).astype(self.dtype)
+                    value = self.cell.initial_value(name, shape, self.dtype)
+                    if value is None:
+                        value = self.rng.uniform(-bound, bound, shape).astype(self.dtype)
                     params[name] = self.register_parameter(name + suffix, value)
                     grads[name] = self._grads[name + suffix]
                 self._cell_params.append((params, grads))
@@ -353,19 +357,24 @@ class LSTM(RecurrentLayer):
 
     ``forget_bias`` sets the forget-gate block of ``bias_ih`` to that value and of
     ``bias_hh`` to zero, so the forget gate starts at sigmoid(forget_bias).
+    ``layer_norm=True``: the layer-normalised LSTM of Ba et al. 2016 (``rnnkit.cells.layer_norm_lstm``),
+    on the NumPy steps (no compiled kernel); not with ``proj_size``.
     """
 
     def __init__(self, input_size, hidden_size, num_layers=1, proj_size=0, peephole=False,
-                 forget_bias=None, **options):
-        check_options(input_size, hidden_size, num_layers, options, peephole=peephole)
+                 forget_bias=None, layer_norm=False, **options):
+        check_options(input_size, hidden_size, num_layers, options, peephole=peephole, layer_norm=layer_norm)
         if isinstance(proj_size, (bool, np.bool_)) or not isinstance(proj_size, (int, np.integer)):
             raise ValueError(f"proj_size must be an integer, 0 or in [1, hidden_size), got {proj_size!r}")
         if forget_bias is not None and not (isinstance(forget_bias, (int, float, np.number))
                                             and not isinstance(forget_bias, (bool, np.bool_))
                                             and np.isfinite(forget_bias)):
             raise ValueError(f"forget_bias must be None or a finite number, got {forget_bias!r}")
-        super().__init__(LSTMCell(hidden_size, proj_size, peephole), input_size, num_layers, **options)
-        self.proj_size, self.peephole = proj_size, peephole
+        if layer_norm and proj_size:
+            raise ValueError(f"`layer_norm` has no projection: build the LSTM with `proj_size=0`, got {proj_size}")
+        cell = LayerNormLSTMCell(hidden_size, peephole) if layer_norm else LSTMCell(hidden_size, proj_size, peephole)
+        super().__init__(cell, input_size, num_layers, **options)
+        self.proj_size, self.peephole, self.layer_norm = proj_size, peephole, layer_norm
         if forget_bias is not None:
             forget = slice(hidden_size, 2 * hidden_size)
             for params, _ in self._cell_params:
@@ -374,9 +383,16 @@ class LSTM(RecurrentLayer):
 
 
 class GRU(RecurrentLayer):
-    """GRU (gates r, z, n), reset-after as PyTorch or reset-before as Cho et al.; see ``rnnkit.cells.gru``."""
+    """GRU (gates r, z, n), reset-after as PyTorch or reset-before as Cho et al.; see ``rnnkit.cells.gru``.
 
-    def __init__(self, input_size, hidden_size, num_layers=1, reset_after=True, **options):
-        check_options(input_size, hidden_size, num_layers, options, reset_after=reset_after)
-        super().__init__(GRUCell(hidden_size, reset_after), input_size, num_layers, **options)
-        self.reset_after = reset_after
+    ``layer_norm=True``: both projections layer-normalised (``rnnkit.cells.layer_norm_gru``), reset-after
+    only, on the NumPy steps (no compiled kernel).
+    """
+
+    def __init__(self, input_size, hidden_size, num_layers=1, reset_after=True, layer_norm=False, **options):
+        check_options(input_size, hidden_size, num_layers, options, reset_after=reset_after, layer_norm=layer_norm)
+        if layer_norm and not reset_after:
+            raise ValueError("`layer_norm` is reset-after only: build the GRU with `reset_after=True`")
+        cell = LayerNormGRUCell(hidden_size) if layer_norm else GRUCell(hidden_size, reset_after)
+        super().__init__(cell, input_size, num_layers, **options)
+        self.reset_after, self.layer_norm = reset_after, layer_norm

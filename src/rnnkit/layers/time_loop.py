@@ -168,7 +168,7 @@ def backward_through_time(
             dstate = [d_through + d_kept * dead for d_through, d_kept in zip(dstep, dstate)]
 
     grads["weight_ih"] += flat(dxw).T @ flat(x)
-    grads["bias_ih"] += dxw.sum(axis=(0, 1))
+    cell.accumulate_input_bias_grad(grads, dxw)
     cell.accumulate_hidden_grads(p, grads, cache.cell, dhw)
     dx = (flat(dxw) @ p["weight_ih"]).reshape(steps, batch, -1)
     return dx, tuple(dstate)

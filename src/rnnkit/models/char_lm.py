@@ -35,6 +35,7 @@ class CharLMConfig(JsonConfig):
     num_layers: int = 2
     embedding_dim: int = 64          # 0: one-hot input, as min-char-rnn and char-rnn
     dropout: float = 0.0
+    layer_norm: bool = False         # layer-normalised LSTM or GRU cells (Ba et al. 2016); older specs: False
 
     def __post_init__(self):
         if self.cell not in RECURRENT_LAYERS:
@@ -44,6 +45,10 @@ class CharLMConfig(JsonConfig):
         if not isinstance(self.embedding_dim, int) or self.embedding_dim < 0:
             raise ConfigError(f"`embedding_dim` must be 0 (one-hot) or positive, got {self.embedding_dim!r}")
         check_probability("dropout", self.dropout)
+        if not isinstance(self.layer_norm, bool):
+            raise ConfigError(f"`layer_norm` must be true or false, got {self.layer_norm!r}")
+        if self.layer_norm and self.cell not in ("lstm", "gru"):
+            raise ConfigError(f"`layer_norm` is for the lstm and gru cells, not {self.cell!r}")
 
 
 class CharLM(Module):
@@ -59,9 +64,10 @@ class CharLM(Module):
             self.embedding = Embedding(config.vocab_size, config.embedding_dim, dtype=dtype, rng=rng)
         else:
             self.embedding = OneHot(config.vocab_size, dtype=dtype)          # no parameters
+        layer_norm = {"layer_norm": True} if config.layer_norm else {}
         self.rnn = RECURRENT_LAYERS[config.cell](
             self.embedding.embedding_dim, config.hidden_size, config.num_layers, dropout=config.dropout,
-            dtype=dtype, rng=rng)
+            dtype=dtype, rng=rng, **layer_norm)
         self.dropout = Dropout(config.dropout, rng=rng)
         self.decoder = Linear(config.hidden_size, config.vocab_size, dtype=dtype, rng=rng)
 
