@@ -1,4 +1,4 @@
-"""The character language model: Embedding -> RNN/LSTM/GRU stack -> Linear.
+"""The character language model: Embedding -> RNN/LSTM/GRU/minGRU/minLSTM stack -> Linear.
 
     e_t      = E[x_t]                         (or one-hot(x_t) when embedding_dim = 0: ``OneHot``)
     h_t      = stack(e_t, h_{t-1})            num_layers of the chosen cell
@@ -19,12 +19,13 @@ from rnnkit.errors import ConfigError
 from rnnkit.layers.dropout import Dropout
 from rnnkit.layers.embedding import Embedding, OneHot, check_indices
 from rnnkit.layers.linear import Linear
+from rnnkit.layers.min_rnn import MinGRU, MinLSTM
 from rnnkit.layers.recurrent import GRU, LSTM, RNN
 from rnnkit.models.json_config import (JsonConfig, check_positive_ints, check_probability, check_size_from_data,
                                        require_size_from_data)
 from rnnkit.module import Module
 
-RECURRENT_LAYERS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
+RECURRENT_LAYERS = {"lstm": LSTM, "gru": GRU, "rnn": RNN, "mingru": MinGRU, "minlstm": MinLSTM}
 
 
 @dataclass
