@@ -34,7 +34,7 @@ from rnnkit.layers.min_rnn import MinGRU, MinLSTM
 from rnnkit.layers.recurrent import GRU, LSTM
 
 CONFIGS = [(32, 100, 64, 256), (64, 100, 64, 384), (20, 20, 200, 200), (1, 25, 100, 100)]   # B, T, I, H
-QUICK_CONFIGS = [(32, 100, 64, 256)]
+QUICK_CONFIGS = [(32, 50, 64, 256)]
 LAYERS = {"minGRU": MinGRU, "minLSTM": MinLSTM, "GRU": GRU, "LSTM": LSTM}
 TORCH_SCANS = ("log", "loop")
 TORCH_RUNS = [f"torch {name} {scan}" for name in ("minGRU", "minLSTM") for scan in TORCH_SCANS]
@@ -157,7 +157,7 @@ def main() -> None:
     args = parser.parse_args()
     set_threads(args.threads)
     configs = QUICK_CONFIGS if args.quick else CONFIGS
-    rounds = args.rounds or (3 if args.quick else 7)
+    rounds = args.rounds or (2 if args.quick else 7)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}; numpy {np.__version__}; float32, 1 layer")
 
     rows, results = [], []

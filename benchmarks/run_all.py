@@ -3,9 +3,9 @@
     python benchmarks/run_all.py            # the full runs (about 5 minutes on 2 cores)
     python benchmarks/run_all.py --quick    # under a minute
 
-Each benchmark prints its own table; the last table says, target by target, what
-was measured and whether it is met. Run it on an otherwise idle machine: the
-figures move with whatever else the cores are doing.
+Each benchmark prints its own table; the last tables say, target by target, what
+was measured and whether it is met, and the min cells' ratios (issue 17). Run it on
+an otherwise idle machine: the figures move with whatever else the cores are doing.
 """
 
 import json
@@ -14,12 +14,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-BENCHMARKS = ("bench_layers.py", "bench_train_step.py", "bench_generate.py")
+BENCHMARKS = ("bench_layers.py", "bench_train_step.py", "bench_generate.py", "bench_min_rnn.py")
 
 
 def targets(figures: dict) -> list[tuple[str, str, bool | None]]:
     """(target, measured, met) for each target of issue 4; met is None where nothing was measured."""
-    layers, step, generation = (figures[name] for name in BENCHMARKS)
+    layers, step, generation = (figures[name] for name in ("bench_layers.py", "bench_train_step.py",
+                                                           "bench_generate.py"))
     efficiency = layers["min_efficiency_h256"]
     return [
         ("1. layers: every ratio <= 1.0",
@@ -41,6 +42,16 @@ def targets(figures: dict) -> list[tuple[str, str, bool | None]]:
     ]
 
 
+def min_cell_ratios(figures: dict) -> list[tuple[str, str]]:
+    """(what, ratio) of a training step of the min cells (issue 17); below 1: the min cell is faster."""
+    min_rnn = figures["bench_min_rnn.py"]
+    config = min_rnn["config"]
+    return [(f"minGRU / rnnkit GRU, {config}", f"{min_rnn['minGRU/GRU']:.3f}"),
+            (f"minLSTM / rnnkit LSTM, {config}", f"{min_rnn['minLSTM/LSTM']:.3f}"),
+            (f"minGRU / the same cell in torch, {config}", f"{min_rnn['minGRU/torch minGRU']:.3f}"),
+            (f"minLSTM / the same cell in torch, {config}", f"{min_rnn['minLSTM/torch minLSTM']:.3f}")]
+
+
 def main() -> int:
     here = Path(__file__).parent
     options = [arg for arg in sys.argv[1:] if arg == "--quick"]
@@ -60,6 +71,11 @@ def main() -> int:
     for name, measured, met in rows:
         verdict = "n/a   " if met is None else "met   " if met else "MISSED"
         print(f"{name.ljust(width)}  {verdict}  {measured}")
+    print("\n===== min cells, training step time ratios (issue 17)")
+    ratios = min_cell_ratios(figures)
+    width = max(len(name) for name, _ in ratios)
+    for name, ratio in ratios:
+        print(f"{name.ljust(width)}  {ratio}")
     return 0
 
 
