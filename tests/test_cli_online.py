@@ -3,6 +3,7 @@
 import json
 
 from rnnkit.cli.main import main
+from rnnkit.training.checkpoint import load_checkpoint
 from rnnkit.training.metrics_log import read_metrics
 from tiny_runs import one_line_error
 
@@ -37,3 +38,12 @@ def test_bad_settings_are_one_line_errors(tmp_path, capsys):
     capsys.readouterr()
     assert main(["online", "reber", "--resume", str(tmp_path / "b"), "--cells", "9"]) == 2
     assert "--cells" in one_line_error(capsys.readouterr().err)
+
+
+def test_output_chooses_the_read_out_the_run_learns_with(tmp_path, capsys):
+    for output in ("sigmoid", None):
+        run = tmp_path / f"run-{output}"
+        extra = ["--output", output] if output else []
+        assert main(["online", "reber", *FAST, *extra, "--epochs", "1", "--out", str(run)]) == 0
+        _, meta = load_checkpoint(run)
+        assert meta["spec"]["learner"]["output"] == (output or "linear")

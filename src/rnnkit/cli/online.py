@@ -19,6 +19,7 @@ from pathlib import Path
 from rnnkit.cli import flags
 from rnnkit.cli.flags import non_negative, positive
 from rnnkit.online.config import CELLS, OPTIMIZERS
+from rnnkit.online.network import OUTPUTS
 from rnnkit.online.reber import RESETS
 from rnnkit.online.rules import GRADIENTS
 from rnnkit.tasks import online
@@ -42,6 +43,8 @@ def register(subcommands) -> None:
     reber.add_argument("--no-peephole", action="store_false", dest="peephole", help="an LSTM without peepholes")
     flags.option(reber, "--forget-bias", "forget_bias", learner.forget_bias, "LSTM: the forget gate's initial bias",
                  type=float)
+    flags.option(reber, "--output", "output", learner.output,
+                 "read-out: linear (squared error) or sigmoid (cross-entropy)", choices=OUTPUTS)
     flags.option(reber, "--optimizer", "optimizer", learner.optimizer, "the optimizer", choices=OPTIMIZERS)
     flags.option(reber, "--lr", "lr", learner.lr, "learning rate", type=positive(float))
     flags.option(reber, "--reset", "reset", "pass", "when the state is reset", choices=RESETS)
@@ -62,7 +65,7 @@ def run_reber(args) -> int:
         config = dataclasses.replace(DEFAULT_LEARNER, hidden_size=args.hidden_size, cell=args.cell,
                                      gradient=args.gradient, window=args.window, peephole=args.peephole,
                                      forget_bias=args.forget_bias if args.cell == "lstm" else None,
-                                     optimizer=args.optimizer, lr=args.lr)
+                                     output=args.output, optimizer=args.optimizer, lr=args.lr)
         run_dir = args.run_dir or default_run_dir("reber")
         history = online.train(OnlineReberSpec(config, args.reset), args.epochs, run_dir, args.seed, echo=echo)
     result = online.summary(history)

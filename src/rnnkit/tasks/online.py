@@ -66,7 +66,13 @@ def train(spec: OnlineReberSpec, epochs: int, run_dir: Path, seed: int = 0, echo
     validation numbers of every epoch."""
     runs.check_new_run_dir(Path(run_dir))
     learner = build_learner(spec.learner, len(reber.SYMBOLS), len(reber.SYMBOLS), seed)
-    return run_epochs(spec, learner, np.random.default_rng(seed), 0, epochs, prepare_run_dir(run_dir), echo)
+    return run_epochs(spec, learner, stream_rng(seed), 0, epochs, prepare_run_dir(run_dir), echo)
+
+
+def stream_rng(seed: int) -> np.random.Generator:
+    """The generator of a run's streams: apart from the weights' (drawn from ``seed`` itself), and the
+    one examples/online_reber.py uses, so that a seed gives the same run in both."""
+    return np.random.default_rng([seed, 1])
 
 
 def resume(run_dir: Path, epochs: int, echo=print) -> list[dict]:
@@ -113,8 +119,13 @@ def save(run_dir: Path, spec: OnlineReberSpec, learner, rng, epoch: int) -> None
 
 
 def summary(history: list[dict], streak: int = 100) -> dict:
-    """When the validation long-transition error first reached 0, and the first ``streak`` of zeros."""
-    return streak_summary([record["val_long_error"] for record in history], streak)
+    """When the validation long-transition error first reached 0, and the first ``streak`` of zeros,
+    as the epochs (``step``, from 1) that the run printed and logged."""
+    result = streak_summary([record["val_long_error"] for record in history], streak)
+    for key in ("first_zero", "solved_at"):
+        if result[key] is not None:
+            result[key] = history[result[key]]["step"]
+    return result
 
 
 def plot_reber(history: list[dict], path: Path) -> None:
