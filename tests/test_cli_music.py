@@ -89,7 +89,10 @@ def test_generate_writes_midi_with_the_notes_of_the_roll(json_run, capsys, tmp_p
     assert (out / "primed.png").read_bytes().startswith(b"\x89PNG")
     # the same piece through the Python API: the MIDI file holds its notes exactly, after the primer
     from rnnkit.tasks import music
-    roll = music.generate(music.load_run(run_dir), tmp_path / "again", length=12, temperature=1.5, prime=4, seed=3).roll
+    again = music.generate(music.load_run(run_dir), tmp_path / "again", length=12, temperature=1.5, prime=4, seed=3)
+    roll = again.roll
+    assert [line for line in printed.out.splitlines() if not line.startswith("wrote ")] == [
+        f"generated frames: {again.statistics.summary()}", f"test pieces: {again.test_statistics.summary()}"]
     assert np.array_equal(roll[:4], read_roll_json(data)["test"][0][:4])
     expected = [(n.pitch, n.start, n.end) for n in roll_notes(roll)]
     assert expected and midi_notes(out / "primed.mid", TICKS_PER_BEAT) == expected

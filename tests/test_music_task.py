@@ -1,6 +1,7 @@
 """The music task through the Python API: its spec, its data sources, training, resume, eval and generation."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ from rnnkit.data.midi import write_midi
 from rnnkit.data.piano_roll import LOWEST_PITCH, NUM_KEYS
 from rnnkit.errors import CheckpointError, ConfigError, DataError
 from rnnkit.models.music import MusicConfig
+from rnnkit.music_stats import chord_set, roll_statistics
 from rnnkit.tasks import music, spec_class
 from rnnkit.tasks.music import MusicSource, MusicSpec
 from rnnkit.training.metrics_log import read_metrics
@@ -121,6 +123,22 @@ def test_train_eval_generate(tmp_path):
     assert (piece_.note is None) == (len(piece_.paths) == 3)
     with pytest.raises(ConfigError, match="`prime`"):
         music.generate(run, tmp_path / "gen", prime=11)
+
+
+def test_generate_describes_the_generated_frames_against_the_training_chords_and_the_test_pieces(tmp_path):
+    spec = MusicSpec(MusicSource(file=str(write_pieces(tmp_path / "p.json"))), TINY)
+    music.train(spec, config(), tmp_path / "run", progress=False, echo=lambda _: None)
+    run = music.load_run(tmp_path / "run")
+    pieces = MusicSource(file=spec.data.file).read()
+    piece_ = music.generate(run, tmp_path / "gen", length=5, prime=3, seed=1)
+    known = chord_set(pieces["train"])
+    assert piece_.statistics == roll_statistics([piece_.roll[3:]], known)          # the primer is not counted
+    assert piece_.test_statistics == roll_statistics(pieces["test"], known)
+    assert piece_.statistics.frames == 5 and piece_.statistics_note is None
+    Path(spec.data.file).unlink()                     # without the run's data: a piece, but nothing to compare
+    alone = music.generate(run, tmp_path / "alone", length=5, seed=1)
+    assert alone.statistics.known_chord_share is None and alone.test_statistics is None
+    assert "no known chords" in alone.statistics_note and "not found" in alone.statistics_note
 
 
 def test_resume_equals_an_uninterrupted_run(tmp_path):

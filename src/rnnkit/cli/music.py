@@ -11,7 +11,9 @@ frames, each frame a list of MIDI pitches), or every .mid/.midi file under a fol
 --frames-per-beat and cut into train/valid/test by a split seeded with --split-seed. The NLL
 is in nats per frame, over frames 2 .. T of each piece; the baselines are `marginal` (each
 key at its training frequency) and `previous frame` (each key given whether it sounded in the
-previous frame).
+previous frame). generate also prints the generated frames' notes per frame, share of known
+chords (frames whose keys sounded together in a training piece) and pitch range, beside the
+test pieces'.
 """
 
 from __future__ import annotations
@@ -182,6 +184,10 @@ def run_generate(args) -> int:
     status(f"using {run.source}")
     for path in piece.paths:
         print(f"wrote {path}")
-    if piece.note:
-        status(piece.note)
+    print(f"generated frames: {piece.statistics.summary()}")
+    if piece.test_statistics:
+        print(f"test pieces: {piece.test_statistics.summary()}")
+    for note in (piece.note, piece.statistics_note):
+        if note:
+            status(note)
     return 0

@@ -34,6 +34,7 @@ from rnnkit.data.tables import file_sha256
 from rnnkit.errors import ConfigError, DataError
 from rnnkit.losses_music import frame_nll, scored_frames
 from rnnkit.models.music import MusicConfig, MusicModel, generate as generate_roll, score_rolls
+from rnnkit.music_stats import RollStatistics, chord_set, roll_statistics
 from rnnkit.tasks import runs
 from rnnkit.tasks.epochs import EpochTask
 from rnnkit.training.config import TrainConfig
@@ -316,11 +317,16 @@ def evaluate(run: runs.TrainedRun, split: str, out_dir: Path, data_dir: Path | N
 @dataclass
 class GeneratedPiece:
     """A generated roll (bool (T, 88), the primer's frames first), the files written, and (when no WAV
-    could be made) why not."""
+    could be made) why not; the statistics (``rnnkit.music_stats``) of its generated frames and of the
+    test pieces, chords known from the training pieces (without the run's data: no known-chord share, no
+    test statistics, and ``statistics_note`` says why)."""
 
     roll: np.ndarray
     paths: list[Path]
     note: str | None = None
+    statistics: RollStatistics | None = None
+    test_statistics: RollStatistics | None = None
+    statistics_note: str | None = None
 
 
 def generate(run: runs.TrainedRun, out_dir: Path, length: int = 64, temperature: float = 1.0, prime: int = 0,
@@ -333,10 +339,15 @@ def generate(run: runs.TrainedRun, out_dir: Path, length: int = 64, temperature:
         raise ConfigError(f"`prime` must be a non-negative number of frames, got {prime!r}")
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ConfigError(f"`seed` must be a non-negative integer, got {seed!r}")
-    primer = None
-    if prime:
-        source = _source(run, data_dir, file)
+    source = _source(run, data_dir, file)
+    primer, splits, data_note = None, None, None
+    try:
         splits = source.read()
+    except DataError as error:
+        if prime:
+            raise
+        data_note = f"no known chords or test pieces to compare with: {error}"
+    if prime:
         if "test" not in splits:
             raise DataError(f"{source.file} has no test pieces to prime with: generate without `prime`")
         piece = splits["test"][0]
@@ -359,4 +370,6 @@ def generate(run: runs.TrainedRun, out_dir: Path, length: int = 64, temperature:
         paths.append(render_wav(midi, out_dir / f"{name}.wav"))
     except SynthesizerMissing as missing:
         note = str(missing)
-    return GeneratedPiece(roll, paths, note)
+    known = chord_set(splits["train"]) if splits else None
+    test = roll_statistics(splits["test"], known) if splits and "test" in splits else None
+    return GeneratedPiece(roll, paths, note, roll_statistics([roll[prime:]], known), test, data_note)
