@@ -334,3 +334,21 @@ def test_char_lm_config_layer_norm_defaults_off_for_older_specs_and_is_checked()
         CharLMConfig(vocab_size=9, cell="rnn", layer_norm=True)
     with pytest.raises(ConfigError, match="`layer_norm` must be true or false"):
         CharLMConfig(vocab_size=9, layer_norm="yes")
+
+
+# -- what cannot carry it: the exchange formats --------------------------------------------------
+
+
+def test_layer_norm_models_are_refused_by_every_export_format_and_nothing_is_written(tmp_path):
+    pytest.importorskip("onnx")
+    pytest.importorskip("h5py")
+    from rnnkit.interop.keras_h5 import save_keras_weights
+    from rnnkit.interop.onnx import export_onnx
+    from rnnkit.interop.torch import export_torch
+
+    model = CharLM(CharLMConfig(vocab_size=5, cell="gru", hidden_size=4, layer_norm=True), rng=0)
+    for export in (export_torch, export_onnx, save_keras_weights):
+        for source in (model, LSTM(INPUT_SIZE, HIDDEN_SIZE, layer_norm=True)):
+            with pytest.raises(ConfigError, match=r"no exchange format here has a layer-normalised LSTM or GRU"):
+                export(source, tmp_path / "exported")
+    assert not list(tmp_path.iterdir())

@@ -50,9 +50,14 @@ EPS = 1e-5
 
 def normalize(a: np.ndarray, normalized: np.ndarray, inv_sigma: np.ndarray) -> np.ndarray:
     """â = (a - mean(a)) / sigma along the last axis, into ``normalized`` (B, N); 1/sigma into ``inv_sigma`` (B, 1)."""
-    np.subtract(a, a.mean(axis=-1, keepdims=True), out=normalized)
-    variance = np.einsum("bn,bn->b", normalized, normalized)[:, None] / a.shape[-1]
-    np.sqrt(variance + EPS, out=inv_sigma)
+    per_entry = 1.0 / a.shape[-1]           # sums times 1/N on the (B, 1) columns: cheaper than ``mean``
+    mean = a.sum(axis=-1, keepdims=True)
+    mean *= per_entry
+    np.subtract(a, mean, out=normalized)
+    np.einsum("bn,bn->b", normalized, normalized, out=inv_sigma[:, 0])
+    inv_sigma *= per_entry                  # the variance
+    inv_sigma += EPS
+    np.sqrt(inv_sigma, out=inv_sigma)
     np.divide(1.0, inv_sigma, out=inv_sigma)
     normalized *= inv_sigma
     return normalized
@@ -61,12 +66,14 @@ def normalize(a: np.ndarray, normalized: np.ndarray, inv_sigma: np.ndarray) -> n
 def normalize_backward(dnormalized: np.ndarray, normalized: np.ndarray, inv_sigma: np.ndarray,
                        out: np.ndarray | None = None) -> np.ndarray:
     """da = (g - mean(g) - â mean(g â)) / sigma for g = ``dnormalized`` (w.r.t. â); rows of (B, N)."""
-    size = dnormalized.shape[-1]
-    mean_g = dnormalized.mean(axis=-1, keepdims=True)
-    mean_g_normalized = np.einsum("bn,bn->b", dnormalized, normalized)[:, None] / size
+    per_entry = 1.0 / dnormalized.shape[-1]
+    mean_g = dnormalized.sum(axis=-1, keepdims=True)
+    mean_g *= per_entry
+    mean_g_normalized = np.einsum("bn,bn->b", dnormalized, normalized)[:, None]
+    mean_g_normalized *= per_entry
     out = np.multiply(normalized, mean_g_normalized, out=out)
+    out += mean_g
     np.subtract(dnormalized, out, out=out)
-    out -= mean_g
     out *= inv_sigma
     return out
 

@@ -56,7 +56,10 @@ def recurrent_layer(model: Module) -> RecurrentLayer:
 
 
 def recurrent_kind(layer: RecurrentLayer) -> str:
-    """"lstm", "gru" or "rnn"."""
+    """"lstm", "gru" or "rnn"; a layer-normalised one, which no format here expresses, is refused."""
+    if getattr(layer, "layer_norm", False):
+        raise ConfigError("no exchange format here has a layer-normalised LSTM or GRU (`layer_norm=True`): "
+                          "keep rnnkit's own checkpoint, or convert a layer built with `layer_norm=False`")
     for kind, cls in (("lstm", LSTM), ("gru", GRU), ("rnn", RNN)):
         if isinstance(layer, cls):
             return kind
