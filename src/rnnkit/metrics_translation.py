@@ -33,16 +33,55 @@ class CorpusScore:
 
 
 def corpus_bleu(hypotheses: Sequence[str], references: Sequence[str] | Sequence[Sequence[str]],
-                tokenize: str | None = None, lowercase: bool = False) -> CorpusScore:
+                tokenize: str | None = None, lowercase: bool = False, max_ngram_order: int = 4) -> CorpusScore:
     """sacrebleu's corpus BLEU. ``references``: one string per hypothesis, or several such lists
-    (one per reference set); ``tokenize``: sacrebleu's tokeniser (None: 13a; "zh" for Chinese)."""
+    (one per reference set; ``reference_sets`` makes them from each hypothesis's own references);
+    ``tokenize``: sacrebleu's tokeniser (None: 13a; "zh" for Chinese); ``max_ngram_order`` n:
+    BLEU-n, the geometric mean of the 1- to n-gram precisions times the brevity penalty."""
+    metric = _bleu(tokenize, lowercase, max_ngram_order)
+    return _score("BLEU" if max_ngram_order == 4 else f"BLEU-{max_ngram_order}", metric, hypotheses, references)
+
+
+def _bleu(tokenize: str | None = None, lowercase: bool = False, max_ngram_order: int = 4, **options):
     from_sacrebleu = _metrics()
-    options = {"lowercase": lowercase, **({} if tokenize is None else {"tokenize": tokenize})}
+    options = {"lowercase": lowercase, "max_ngram_order": max_ngram_order, **options,
+               **({} if tokenize is None else {"tokenize": tokenize})}
     try:
-        metric = from_sacrebleu.BLEU(**options)
-    except Exception as error:  # sacrebleu raises several types for an unknown tokeniser
-        raise ConfigError(f"`tokenize` {tokenize!r} is not one of sacrebleu's BLEU tokenisers ({error})") from None
-    return _score("BLEU", metric, hypotheses, references)
+        return from_sacrebleu.BLEU(**options)
+    except Exception as error:  # sacrebleu raises several types for an unknown tokeniser or order
+        raise ConfigError(f"`tokenize` {tokenize!r} or `max_ngram_order` {max_ngram_order!r} is not one that "
+                          f"sacrebleu's BLEU takes ({error})") from None
+
+
+def reference_sets(references_per_hypothesis: Sequence[Sequence[str]]) -> list[list[str | None]]:
+    """Each hypothesis's own references (any number, at least one) as sacrebleu's reference sets: set k holds
+    every hypothesis's k-th reference, None where a hypothesis has fewer (sacrebleu's way of a variable
+    number of references)."""
+    if any(not len(references) for references in references_per_hypothesis):
+        raise DataError("every hypothesis needs at least one reference")
+    count = max(len(references) for references in references_per_hypothesis)
+    return [[references[k] if k < len(references) else None for references in references_per_hypothesis]
+            for k in range(count)]
+
+
+def sentence_bleu(hypothesis: str, references: Sequence[str], max_ngram_order: int = 4) -> float:
+    """sacrebleu's sentence BLEU (exponential smoothing, effective order) of one hypothesis."""
+    return float(_bleu(max_ngram_order=max_ngram_order, effective_order=True)
+                 .sentence_score(hypothesis, list(references)).score)
+
+
+class CachedBleu:
+    """Corpus BLEU of many hypothesis lists against one fixed set of references, whose n-grams sacrebleu
+    extracts once: ``CachedBleu(references_per_hypothesis)(hypotheses)`` is ``corpus_bleu``'s score."""
+
+    def __init__(self, references_per_hypothesis: Sequence[Sequence[str]], max_ngram_order: int = 4):
+        self.count = len(references_per_hypothesis)
+        self.metric = _bleu(max_ngram_order=max_ngram_order, references=reference_sets(references_per_hypothesis))
+
+    def __call__(self, hypotheses: Sequence[str]) -> float:
+        if len(hypotheses) != self.count:
+            raise DataError(f"{len(hypotheses)} hypotheses for {self.count} sets of references")
+        return float(self.metric.corpus_score(list(hypotheses), None).score)
 
 
 def corpus_chrf(hypotheses: Sequence[str], references: Sequence[str] | Sequence[Sequence[str]],

@@ -7,6 +7,7 @@
     rnnkit forecast train|eval|predict|backtest    forecast a series (your CSV; four classic series built in)
     rnnkit translate train|eval|predict|attention    translate sentences (your pairs file; eng-fra, cmn-eng built in)
     rnnkit music train|eval|generate    polyphonic music (your JSON or MIDI folder; the Bach chorales built in)
+    rnnkit caption train|eval|predict    caption images (your COCO JSON or TSV with features or images; coco-mini built in)
     rnnkit inspect gradients|cell-path|cells|states|clipping|memory    see inside; the lessons as pictures
     rnnkit export RUN_DIR --to torch|keras|onnx FILE    a trained model's weights for another framework
     rnnkit serve RUN_DIR              a local web page to play with a trained model
@@ -31,11 +32,12 @@ import traceback
 
 import numpy as np
 
-from rnnkit.cli import classify, export, forecast, inspection, music, online, plot, sample, serve, train, translate
+from rnnkit.cli import (caption, classify, export, forecast, inspection, music, online, plot, sample, serve, train,
+                        translate)
 from rnnkit.cli.flags import BAD_INPUT, INTERNAL_FAILURE, INTERRUPTED, check_dependent_ranges, in_flags
 from rnnkit.errors import RnnkitError
 
-COMMANDS = (train, sample, plot, classify, forecast, translate, music, inspection, online, export, serve)
+COMMANDS = (train, sample, plot, classify, forecast, translate, music, caption, inspection, online, export, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

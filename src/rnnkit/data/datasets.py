@@ -10,6 +10,10 @@ All of them are read from one data folder, ``default_data_dir()``: ``$RNNKIT_DAT
 - Time series, ``SERIES`` of ``rnnkit.data.timeseries`` (airline-passengers, shampoo,
   monthly-car-sales, daily-min-temperatures), in the folder ``SERIES_FOLDER``;
   ``load_builtin_series`` reads one.
+- Image captions, ``CAPTION_DATASETS``: coco-mini (239 COCO 2017 images with 5 captions each,
+  a fixed train/val/test split by image, EfficientNet-Lite0 features and the ONNX encoder that
+  computed them); ``caption_dataset(name).paths(data_dir)`` names its files for
+  ``rnnkit.tasks.captioning.CaptionSource``.
 """
 
 from __future__ import annotations
@@ -89,6 +93,40 @@ def load_text_split(
     label indices (int64) into ``text_dataset(name).labels``."""
     dataset = text_dataset(name)
     return dataset.load(dataset.path(data_dir), split)
+
+
+@dataclass(frozen=True)
+class CaptionDataset:
+    """A built-in captioning set: its files, relative to its folder under the data folder."""
+
+    name: str
+    folder: str
+    files: dict[str, str]        # captions, split, features, index, images (a folder), encoder
+    description: str = ""
+
+    def paths(self, data_dir: str | os.PathLike | None = None) -> dict[str, Path]:
+        """Its files in ``data_dir`` (default ``default_data_dir()``); the folder must be there."""
+        folder = Path(default_data_dir() if data_dir is None else data_dir) / self.folder
+        if not folder.is_dir():
+            raise DataError(f"{folder} not found: set {DATA_DIR_VARIABLE} or pass `data_dir`, the folder that holds "
+                            f"{self.folder}/")
+        return {name: folder / path for name, path in self.files.items()}
+
+
+CAPTION_DATASETS: dict[str, CaptionDataset] = {
+    "coco-mini": CaptionDataset(
+        "coco-mini", "captioning",
+        {"captions": "captions.tsv", "split": "split.json", "features": "features.safetensors",
+         "index": "features_index.json", "images": "images", "encoder": "encoder.onnx"},
+        "239 COCO 2017 images, 5 captions each (80 train, 80 val, 79 test), EfficientNet-Lite0 features"),
+}
+
+
+def caption_dataset(name: str) -> CaptionDataset:
+    """The built-in captioning set called ``name``."""
+    if name not in CAPTION_DATASETS:
+        raise ConfigError(f"unknown `dataset` {name!r}: use one of {', '.join(sorted(CAPTION_DATASETS))}")
+    return CAPTION_DATASETS[name]
 
 
 def load_builtin_series(name: str, data_dir: str | os.PathLike | None = None) -> TimeSeries:

@@ -44,8 +44,13 @@ from rnnkit.layers.dropout import Dropout
 from rnnkit.layers.linear import Linear
 from rnnkit.models.decoder import CELLS, ConditionedDecoder, DecoderStepper, Targets
 from rnnkit.models.decoding import Decoding, check_positive
-from rnnkit.models.json_config import (JsonConfig, check_positive_ints, check_probability, check_size_from_data,
-                                       require_size_from_data)
+from rnnkit.models.json_config import (
+    JsonConfig,
+    check_positive_ints,
+    check_probability,
+    check_size_from_data,
+    require_size_from_data,
+)
 
 CONDITIONING = ("concat", "init", "first")
 

@@ -55,8 +55,13 @@ from rnnkit.models.decoder import (  # noqa: F401  (the ids and the loss are imp
     Targets,
     label_smoothed_cross_entropy,
 )
-from rnnkit.models.json_config import (JsonConfig, check_positive_ints, check_probability, check_size_from_data,
-                                       require_size_from_data)
+from rnnkit.models.json_config import (
+    JsonConfig,
+    check_positive_ints,
+    check_probability,
+    check_size_from_data,
+    require_size_from_data,
+)
 
 BRIDGES = ("linear", "zeros")
 

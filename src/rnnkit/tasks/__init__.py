@@ -5,6 +5,7 @@
     forecasting      one series, one step or several ahead (rnnkit forecast), with backtest and walk_forward
     translation      sentence pairs, encoder-decoder with attention and beam search (rnnkit translate)
     music            piano rolls of polyphonic music, from JSON or MIDI (rnnkit music)
+    captioning       captions of images, from their features or the images themselves (rnnkit caption)
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from rnnkit.errors import CheckpointError
 
 # task name (as saved in a checkpoint) -> module of rnnkit.tasks that owns its run spec, ``Spec``
 TASKS = {"char-lm": "language_model", "classify": "classification", "forecast": "forecasting",
-         "translate": "translation", "music": "music"}
+         "translate": "translation", "music": "music", "caption": "captioning"}
 
 
 def spec_class(task: str):

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Callable
 
 from rnnkit.data.corpus import IDS_FILE
+from rnnkit.data.images import FEATURES_FILE, INDEX_FILE
 from rnnkit.data.tables import file_sha256
 from rnnkit.errors import CheckpointError, ConfigError, DataError, RnnkitError
 from rnnkit.module import Module
@@ -126,7 +127,8 @@ def default_run_dir(name: str) -> Path:
 
 
 # What a run that saved no checkpoint yet may have left in its directory (a new run may start over there).
-RUN_LEFTOVERS = {CHECKPOINTS_DIR, POINTER_FILE, METRICS_FILE, LOCK_FILE, IDS_FILE, "curves.png"}
+RUN_LEFTOVERS = {CHECKPOINTS_DIR, POINTER_FILE, METRICS_FILE, LOCK_FILE, IDS_FILE, "curves.png", FEATURES_FILE,
+                 INDEX_FILE}
 
 
 def holds_checkpoint(run_dir: Path) -> bool:
