@@ -26,11 +26,21 @@ the rest.) A cell that normalises the projections (``rnnkit.cells.layer_norm``) 
 xw_t without biases and adds them after the normalisation itself.
 
 The same steps compiled (float32 LSTM and GRU) are in ``rnnkit.kernels.steps``.
+
+Recurrent dropout (Gal & Ghahramani 2016; ``RecurrentLayer(recurrent_dropout=p)``) puts
+one mask m_h (B, H_out) per sequence on the state where it enters W_hh, and nowhere
+else (the GRU's interpolation z * h_{t-1} reads h_{t-1} itself):
+
+    ĥ_{t-1} = h_{t-1} * m_h            (``CellCache.hidden_input(t)``; h_{t-1} when m_h is None)
+    step t reads ĥ_{t-1} W_hh^T        dW_hh = sum_t dhw[t]^T ĥ_{t-1}
+    dh_{t-1} += (dhw[t] W_hh) * m_h    (``CellCache.hidden_input_grad``)
+
+A cell whose steps do this says so with ``masks_hidden_input = True``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -73,6 +83,31 @@ class CellCache:
     """The buffers of one sequence, for one layer and direction: the RNN cell's, and the base of the others'."""
 
     h: np.ndarray    # (T+1, B, H_out): h[t] the hidden state before step t; the layer's output, always a new array
+    # (B, H_out): recurrent dropout's mask m_h (``RecurrentLayer(recurrent_dropout=p)``), one per sequence,
+    # 1/(1-p) or 0; None without it. Keyword-only, so every subclass's own fields stay positional.
+    hidden_mask: np.ndarray | None = field(default=None, kw_only=True)
+    # (T, B, H_out): h~_t, the step's own new h before zoneout mixed it into h[t+1] (``rnnkit.layers.zoneout``);
+    # None without zoneout of h, where h[t+1] is h~_t. Kept by the time loop.
+    new_hidden: np.ndarray | None = field(default=None, kw_only=True)
+
+    def hidden_input(self, t: int) -> np.ndarray:
+        """What W_hh reads at step t: ĥ_{t-1} = h_{t-1} * m_h, or ``h[t]`` itself without recurrent dropout."""
+        return self.h[t] if self.hidden_mask is None else self.h[t] * self.hidden_mask
+
+    def hidden_inputs(self) -> np.ndarray:
+        """ĥ of every step, (T, B, H_out): what dW_hh = sum_t dhw[t]^T ĥ_{t-1} multiplies."""
+        return self.h[:-1] if self.hidden_mask is None else self.h[:-1] * self.hidden_mask
+
+    def step_output(self, t: int) -> np.ndarray:
+        """h~_t as step t computed it (for a backward step that reads its own output): ``h[t + 1]``, or
+        what it was before zoneout mixed h_{t-1} into it."""
+        return self.h[t + 1] if self.new_hidden is None else self.new_hidden[t]
+
+    def hidden_input_grad(self, dhidden_input: np.ndarray) -> np.ndarray:
+        """dĥ_{t-1} -> its part of dh_{t-1}: dĥ * m_h, in place (the array itself without recurrent dropout)."""
+        if self.hidden_mask is not None:
+            dhidden_input *= self.hidden_mask
+        return dhidden_input
 
 
 class Cell:
@@ -80,6 +115,9 @@ class Cell:
 
     num_gates = 1
     state_names: tuple[str, ...] = ("h",)
+    # whether the steps read h_{t-1} for W_hh through ``CellCache.hidden_input`` (and its gradient through
+    # ``hidden_input_grad``), so that recurrent dropout reaches them; a layer refuses recurrent dropout otherwise
+    masks_hidden_input = False
 
     def __init__(self, hidden_size: int):
         self.hidden_size = hidden_size
@@ -148,6 +186,6 @@ class Cell:
         grads["bias_ih"] += dxw.sum(axis=(0, 1))
 
     def accumulate_hidden_grads(self, p, grads, cache: CellCache, dhw) -> None:
-        """dW_hh += sum_t dhw[t]^T h_{t-1};  db_hh += sum_t dhw[t] (one product over all t)."""
-        grads["weight_hh"] += flat(dhw).T @ flat(cache.h[:-1])
+        """dW_hh += sum_t dhw[t]^T ĥ_{t-1};  db_hh += sum_t dhw[t] (one product over all t)."""
+        grads["weight_hh"] += flat(dhw).T @ flat(cache.hidden_inputs())
         grads["bias_hh"] += dhw.sum(axis=(0, 1))

@@ -3,16 +3,17 @@
 Gates in PyTorch's order r, z, n (rows of W_ih, W_hh, b_ih, b_hh). The input
 projection ``xw_t = x_t W_ih^T + b_ih + b_hh`` holds both biases but for b_hn in
 the reset-after form, where b_hn stays inside r * (...) (see ``input_bias``); with
-``hw = h_{t-1} W_hh^T`` and W_hn, b_hn the n blocks of W_hh, b_hh:
+``hw = ĥ_{t-1} W_hh^T`` and W_hn, b_hn the n blocks of W_hh, b_hh:
 
     r   = sigmoid(xw_r + hw_r)                           reset gate
     z   = sigmoid(xw_z + hw_z)                           update gate
-    n   = tanh(xw_n + r * (h_{t-1} W_hn^T + b_hn))       reset after  (PyTorch, cuDNN)
-    n   = tanh(xw_n + (r * h_{t-1}) W_hn^T)              reset before (Cho et al. 2014; b_hn in xw_n)
+    n   = tanh(xw_n + r * (ĥ_{t-1} W_hn^T + b_hn))       reset after  (PyTorch, cuDNN)
+    n   = tanh(xw_n + (r * ĥ_{t-1}) W_hn^T)              reset before (Cho et al. 2014; b_hn in xw_n)
     h_t = (1 - z) * n + z * h_{t-1}
 
-``reset_term`` is what the backward pass keeps of the n line: h_{t-1} W_hn^T + b_hn
-(reset after) or r * h_{t-1} (reset before).
+ĥ_{t-1} is h_{t-1}, or h_{t-1} * m_h with recurrent dropout (``rnnkit.cells.base``): the
+mask reaches W_hh only, not the interpolation. ``reset_term`` is what the backward pass
+keeps of the n line: ĥ_{t-1} W_hn^T + b_hn (reset after) or r * ĥ_{t-1} (reset before).
 
 Backward, given dh (w.r.t. h_t, from the output and from step t+1), into dxw (w.r.t.
 xw_t) and dhw (w.r.t. the hidden projection hw + b_hh; reset before, its n block is
@@ -22,11 +23,13 @@ xw_t) and dhw (w.r.t. the hidden projection hw + b_hh; reset before, its n block
     dz_pre = dh * (h_{t-1} - n) * z (1 - z)
     reset after:   dr_pre   = dn_pre * reset_term * r (1 - r)
                    dxw = [dr_pre, dz_pre, dn_pre]      dhw = [dr_pre, dz_pre, dn_pre * r]
-                   dh_prev  = dh * z + dhw W_hh
-    reset before:  dreset_h = dn_pre W_hn                       w.r.t. r * h_{t-1}
-                   dr_pre   = dreset_h * h_{t-1} * r (1 - r)
+                   dh_prev  = dh * z + (dhw W_hh) * m_h
+    reset before:  dreset_h = dn_pre W_hn                       w.r.t. r * ĥ_{t-1}
+                   dr_pre   = dreset_h * ĥ_{t-1} * r (1 - r)
                    dxw = dhw = [dr_pre, dz_pre, dn_pre]
-                   dh_prev  = dh * z + dhw_rz W_hh,rz + dreset_h * r     (rz: the r and z blocks)
+                   dh_prev  = dh * z + (dhw_rz W_hh,rz) * m_h + (dreset_h * r) * m_h   (rz: the r and z blocks)
+
+(without recurrent dropout, no * m_h).
 
 The input and hidden pre-activation gradients differ in the n block, so this
 cell keeps two gradient buffers, ``dxw`` and ``dhw``.
@@ -56,6 +59,7 @@ class GRUCache(CellCache):
 class GRUCell(Cell):
     num_gates = 3
     state_names = ("h",)
+    masks_hidden_input = True
 
     def __init__(self, hidden_size: int, reset_after: bool = True):
         super().__init__(hidden_size)
@@ -88,7 +92,7 @@ class GRUCell(Cell):
         H = self.hidden_size
         h_prev, gates = cache.h[t], cache.gates[t]
         if self.reset_after:                   # xw_t holds b_ih + b_hh but for b_hn
-            hw = h_prev @ weight_hh_T                         # (B, 3H)
+            hw = cache.hidden_input(t) @ weight_hh_T          # (B, 3H)
             hw[:, 2 * H:] += p["bias_hh"][2 * H:]
             xw_t[:, :2 * H] += hw[:, :2 * H]
             sigmoid(xw_t[:, :2 * H], out=gates[:, :2 * H])
@@ -97,9 +101,10 @@ class GRUCell(Cell):
             n_pre = xw_t[:, 2 * H:]
             n_pre += reset * hw[:, 2 * H:]
         else:                                  # xw_t holds b_ih + b_hh
-            xw_t[:, :2 * H] += h_prev @ weight_hh_T[:, :2 * H]
+            hidden_input = cache.hidden_input(t)
+            xw_t[:, :2 * H] += hidden_input @ weight_hh_T[:, :2 * H]
             sigmoid(xw_t[:, :2 * H], out=gates[:, :2 * H])
-            reset_h = np.multiply(gates[:, :H], h_prev, out=cache.reset_term[t])
+            reset_h = np.multiply(gates[:, :H], hidden_input, out=cache.reset_term[t])
             n_pre = xw_t[:, 2 * H:]
             n_pre += reset_h @ weight_hh_T[:, 2 * H:]
         update, candidate = gates[:, H:2 * H], gates[:, 2 * H:]
@@ -123,11 +128,12 @@ class GRUCell(Cell):
             np.multiply(dn_pre * reset_term, sigmoid_grad(reset), out=dx[:, :H])
             dhid[:, :2 * H] = dx[:, :2 * H]
             np.multiply(dn_pre, reset, out=dhid[:, 2 * H:])
-            return (dh * update + dhid @ W_hh,)
-        dreset_h = dn_pre @ W_hh[2 * H:]               # gradient w.r.t. r * h_{t-1}
-        np.multiply(dreset_h * h_prev, sigmoid_grad(reset), out=dx[:, :H])
+            return (dh * update + cache.hidden_input_grad(dhid @ W_hh),)
+        dreset_h = dn_pre @ W_hh[2 * H:]               # gradient w.r.t. r * ĥ_{t-1}
+        np.multiply(dreset_h * cache.hidden_input(t), sigmoid_grad(reset), out=dx[:, :H])
         dhid[...] = dx
-        dh_prev = dh * update + dhid[:, :2 * H] @ W_hh[:2 * H] + dreset_h * reset
+        dh_prev = (dh * update + cache.hidden_input_grad(dhid[:, :2 * H] @ W_hh[:2 * H])
+                   + cache.hidden_input_grad(dreset_h * reset))
         return (dh_prev,)
 
     def accumulate_hidden_grads(self, p, grads, cache: GRUCache, dhw):
@@ -135,6 +141,6 @@ class GRUCell(Cell):
             super().accumulate_hidden_grads(p, grads, cache, dhw)
             return
         H = self.hidden_size
-        grads["weight_hh"][:2 * H] += flat(dhw[..., :2 * H]).T @ flat(cache.h[:-1])
+        grads["weight_hh"][:2 * H] += flat(dhw[..., :2 * H]).T @ flat(cache.hidden_inputs())
         grads["weight_hh"][2 * H:] += flat(dhw[..., 2 * H:]).T @ flat(cache.reset_term)
         grads["bias_hh"] += dhw.sum(axis=(0, 1))

@@ -3,7 +3,7 @@
 Gates in PyTorch's order i, f, g, o (columns of z; rows of W_ih, W_hh, b_ih, b_hh).
 For one step, with ``xw_t = x_t W_ih^T + b_ih + b_hh``:
 
-    z_t = xw_t + h_{t-1} W_hh^T                      pre-activations, (B, 4H)
+    z_t = xw_t + ĥ_{t-1} W_hh^T                      pre-activations, (B, 4H); ĥ: see below
     i   = sigmoid(z_i + w_ci * c_{t-1})              input gate
     f   = sigmoid(z_f + w_cf * c_{t-1})              forget gate
     g   = tanh(z_g)                                  candidate cell
@@ -12,6 +12,7 @@ For one step, with ``xw_t = x_t W_ih^T + b_ih + b_hh``:
     m_t = o * tanh(c_t)
     h_t = m_t                   (or m_t W_hr^T with a projection, proj_size > 0)
 
+ĥ_{t-1} is h_{t-1}, or h_{t-1} * m_h with recurrent dropout (``rnnkit.cells.base``).
 Peepholes (Gers & Schmidhuber 2002) are the diagonal weights w_ci, w_cf, w_co:
 i and f see the previous cell state, o sees the new one. All zero, the cell is
 exactly PyTorch's ``nn.LSTM``.
@@ -26,7 +27,7 @@ from the output and from step t+1:
     dz_f    = dc * c_{t-1} * f (1 - f)
     dz_g    = dc * i * (1 - g^2)
     dc_prev = dc * f + dz_i * w_ci + dz_f * w_cf                      w.r.t. c_{t-1}
-    dh_prev = dz W_hh                                                 w.r.t. h_{t-1}
+    dh_prev = (dz W_hh) * m_h                                         w.r.t. h_{t-1} (no m_h: dz W_hh)
     dw_ci += sum dz_i * c_{t-1},  dw_cf += sum dz_f * c_{t-1},  dw_co += sum dz_o * c_t
 """
 
@@ -57,6 +58,7 @@ class LSTMCache(CellCache):
 class LSTMCell(Cell):
     num_gates = 4
     state_names = ("h", "c")
+    masks_hidden_input = True
 
     def __init__(self, hidden_size: int, proj_size: int = 0, peephole: bool = False):
         super().__init__(hidden_size)
@@ -98,9 +100,9 @@ class LSTMCell(Cell):
 
     def step_forward(self, p, weight_hh_T, xw_t, cache: LSTMCache, t):
         H = self.hidden_size
-        h_prev, c_prev, c = cache.h[t], cache.c[t], cache.c[t + 1]
+        c_prev, c = cache.c[t], cache.c[t + 1]
         z = xw_t                              # xw_t = x_t W_ih^T + b_ih + b_hh, ours to overwrite
-        z += h_prev @ weight_hh_T
+        z += cache.hidden_input(t) @ weight_hh_T
         if self.peephole:
             z[:, :H] += p["weight_ci"] * c_prev
             z[:, H:2 * H] += p["weight_cf"] * c_prev
@@ -146,7 +148,7 @@ class LSTMCell(Cell):
         dc_prev = dc * forget_gate
         if self.peephole:
             dc_prev += dz_i * p["weight_ci"] + dz_f * p["weight_cf"]
-        return dz @ p["weight_hh"], dc_prev
+        return cache.hidden_input_grad(dz @ p["weight_hh"]), dc_prev
 
     def accumulate_hidden_grads(self, p, grads, cache: LSTMCache, dhw):
         super().accumulate_hidden_grads(p, grads, cache, dhw)

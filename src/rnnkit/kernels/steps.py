@@ -14,7 +14,10 @@ whose weights may train between its steps, passes the view ``p["weight_hh"].T``.
 
 The compiled steps do the products in NumPy and the elementwise gate arithmetic
 in one call of a numba kernel (``rnnkit.kernels.lstm``, ``rnnkit.kernels.gru``),
-which this module loads on first use only.
+which this module loads on first use only. Recurrent dropout lives in those NumPy
+products (ĥ_{t-1} W_hh^T and (dhw W_hh) * m_h, ``rnnkit.cells.base``), so the kernels
+need nothing for it; zoneout and weight dropout happen outside the steps
+(``rnnkit.layers.zoneout``, ``rnnkit.layers.weight_drop``).
 """
 
 from __future__ import annotations
@@ -75,7 +78,7 @@ class CompiledLSTMSteps(CompiledSteps):
 
     def forward(self, p, weight_hh_T, xw_t, cache: LSTMCache, t) -> None:
         lstm = kernels.load("lstm")
-        hidden_product = np.dot(cache.h[t], weight_hh_T, out=cache.hidden_product)
+        hidden_product = np.dot(cache.hidden_input(t), weight_hh_T, out=cache.hidden_product)
         m = cache.m[t] if self.cell.proj_size else cache.h[t + 1]
         lstm.forward(xw_t, hidden_product, cache.c[t], *self.peepholes(p),
                      cache.gates[t], cache.c[t + 1], cache.tanh_c[t], m)
@@ -94,7 +97,7 @@ class CompiledLSTMSteps(CompiledSteps):
         dc_prev = cache.dc_buffers[dc_next is cache.dc_buffers[0]]
         lstm.backward(dm, dc_next, cache.gates[t], cache.c[t], cache.tanh_c[t], *self.peepholes(p),
                       dxw[t], dc_prev)
-        return np.dot(dxw[t], p["weight_hh"], out=cache.dh_prev), dc_prev
+        return cache.hidden_input_grad(np.dot(dxw[t], p["weight_hh"], out=cache.dh_prev)), dc_prev
 
     def peepholes(self, p) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(w_ci, w_cf, w_co) as the kernels take them; zeros without peepholes."""
@@ -112,7 +115,7 @@ class CompiledGRUSteps(CompiledSteps):
 
     def forward(self, p, weight_hh_T, xw_t, cache: GRUCache, t) -> None:
         gru = kernels.load("gru")
-        hidden_product = np.dot(cache.h[t], weight_hh_T, out=cache.hidden_product)
+        hidden_product = np.dot(cache.hidden_input(t), weight_hh_T, out=cache.hidden_product)
         gru.forward(xw_t, hidden_product, p["bias_hh"][2 * self.cell.hidden_size:], cache.h[t],
                     cache.gates[t], cache.reset_term[t], cache.h[t + 1])
 
@@ -120,7 +123,7 @@ class CompiledGRUSteps(CompiledSteps):
         gru = kernels.load("gru")
         (dh,) = dstate
         gru.backward(dh, cache.gates[t], cache.reset_term[t], cache.h[t], dxw[t], dhw[t], cache.dh_prev)
-        cache.dh_prev += np.dot(dhw[t], p["weight_hh"], out=cache.dh_product)
+        cache.dh_prev += cache.hidden_input_grad(np.dot(dhw[t], p["weight_hh"], out=cache.dh_product))
         return (cache.dh_prev,)
 
 

@@ -7,6 +7,14 @@ With a mask M drawn once per forward, M_i = 1/(1-p) with probability 1-p and 0 o
 
 In evaluation mode, or with p = 0, dropout is the identity. ``dropout_mask`` draws M
 for this layer and for the recurrent layers, between their layers.
+
+Variational ("locked") dropout (Gal & Ghahramani 2016) draws one mask per sequence and
+applies it at every time step: for x (T, B, N), M is (1, B, N) and
+
+    y_t = x_t * M  for every t          dx_t = dy_t * M
+
+(``locked_dropout_mask``; the recurrent layers' ``input_dropout``, ``locked_dropout`` and
+``output_dropout``, see ``rnnkit.layers.regularisers``).
 """
 
 from __future__ import annotations
@@ -53,3 +61,11 @@ def dropout_mask(rng: np.random.Generator, shape: tuple[int, ...], p: float, dty
     dtype = np.dtype(dtype)
     keep = rng.random(shape, dtype=uniform_dtype) >= p
     return keep.astype(dtype) / dtype.type(1.0 - p)
+
+
+def locked_dropout_mask(rng: np.random.Generator, shape: tuple[int, ...], p: float, dtype) -> np.ndarray:
+    """M (1, B, N) for a time-major (T, B, N) sequence: one mask per sequence, the same at every step.
+
+    Drawn as ``dropout_mask`` with float64 draws, as the recurrent layers draw theirs.
+    """
+    return dropout_mask(rng, (1, *shape[1:]), p, dtype, uniform_dtype=np.float64)

@@ -17,7 +17,11 @@ Composition:
 - dropout acts on every layer's output but the last, in training mode only
   (``dropout_mask``, from the layer's ``rng``), and its masks are reused by ``backward``;
 - ``lengths`` (B,) on a padded batch gives the results of a PyTorch PackedSequence:
-  zero outputs past each end, final states at each sequence's own last step.
+  zero outputs past each end, final states at each sequence's own last step;
+- the regularisers, all off by default (``rnnkit.layers.regularisers``): ``input_dropout``,
+  ``locked_dropout``, ``output_dropout`` (one mask per sequence on the stack's input, between
+  layers, on its output), ``recurrent_dropout`` (on h_{t-1} where W_hh reads it),
+  ``weight_dropout`` (DropConnect on W_hh) and ``zoneout_h``, ``zoneout_c``.
 
 What other modules (a ``Stepper``, a model) may read of a layer, besides its
 constructor's arguments: ``cell_parameters(layer, direction)``, ``initial_states(hx,
@@ -39,6 +43,7 @@ from rnnkit.cells import GRUCell, LayerNormGRUCell, LayerNormLSTMCell, LSTMCell,
 from rnnkit.cells.base import Cell, Workspace
 from rnnkit.layers.dropout import dropout_mask
 from rnnkit.layers.lengths import check_lengths, valid_steps
+from rnnkit.layers.regularisers import Regularisers, StackNoise
 from rnnkit.layers.stepper import Stepper
 from rnnkit.layers.time_loop import SequenceCache, backward_through_time, forward_through_time
 from rnnkit.module import Module
@@ -90,6 +95,8 @@ class StackCache:
     reverse_index: np.ndarray | None     # (T, B) for ``reverse_time``; None without lengths
     sequences: list[SequenceCache]       # per (layer, direction), index layer * D + direction
     dropout_masks: list[np.ndarray]      # per gap between layers, in training mode with dropout; else empty
+                                         # (locked_dropout's are (1, B, N): one per sequence)
+    noise: StackNoise                    # the other regularisers' masks outside the time loops
 
 
 class RecurrentLayer(Module):
@@ -106,6 +113,13 @@ class RecurrentLayer(Module):
         bidirectional: bool = False,
         dtype=np.float32,
         rng=None,
+        input_dropout: float = 0.0,
+        locked_dropout: float = 0.0,
+        output_dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        weight_dropout: float = 0.0,
+        zoneout_h: float = 0.0,
+        zoneout_c: float = 0.0,
     ):
         super().__init__()
         for name, value in (("input_size", input_size), ("hidden_size", cell.hidden_size),
@@ -121,6 +135,9 @@ class RecurrentLayer(Module):
         self.input_size, self.hidden_size = input_size, cell.hidden_size
         self.num_layers, self.bias, self.batch_first = num_layers, bias, batch_first
         self.dropout, self.bidirectional = dropout, bidirectional
+        self.regularisers = Regularisers(input_dropout, locked_dropout, output_dropout, recurrent_dropout,
+                                         weight_dropout, zoneout_h, zoneout_c)
+        self.regularisers.check(cell, dropout)
         self.num_directions = 2 if bidirectional else 1
         self.rng = np.random.default_rng(rng)   # a Generator passes through unchanged
         self._cell_params: list[tuple[dict, dict]] = []   # per (layer, direction): params, grads
@@ -240,15 +257,21 @@ class RecurrentLayer(Module):
 
         finals = [np.empty_like(state) for state in initial]
         sequences, dropout_masks = [], []
-        layer_input = np.ascontiguousarray(x)
+        regularisers, noise = self.regularisers, StackNoise()
+        noise.input_mask = regularisers.locked_mask(self.rng, regularisers.input_dropout, x, self.training)
+        layer_input = np.ascontiguousarray(x if noise.input_mask is None else x * noise.input_mask)
         for layer in range(self.num_layers):
             outputs = []
             for direction in range(self.num_directions):
                 k = layer * self.num_directions + direction
                 params, _ = self._cell_params[k]
+                noise.weight_drops.append(regularisers.weight_drop(self.rng, params, self.training))
+                if noise.weight_drops[k] is not None:
+                    params = noise.weight_drops[k].params              # W~_hh in place of W_hh
                 sequence = layer_input if direction == 0 else reverse_time(layer_input, reverse_index)
                 y, final, cache = forward_through_time(
-                    self.cell, params, sequence, tuple(s[k] for s in initial), alive, self._workspaces[k], self._scratch)
+                    self.cell, params, sequence, tuple(s[k] for s in initial), alive, self._workspaces[k], self._scratch,
+                    **regularisers.sequence_noise(self.rng, self.cell, steps, batch, self.dtype, self.training))
                 outputs.append(y if direction == 0 else reverse_time(y, reverse_index))
                 sequences.append(cache)
                 for buffer, state in zip(finals, final):
@@ -258,7 +281,14 @@ class RecurrentLayer(Module):
                 mask = dropout_mask(self.rng, layer_input.shape, self.dropout, self.dtype, uniform_dtype=np.float64)
                 dropout_masks.append(mask)
                 layer_input = layer_input * mask
-        self._cache = StackCache(layout, reverse_index, sequences, dropout_masks)
+            elif layer < self.num_layers - 1 and self.training and regularisers.locked_dropout > 0:
+                mask = regularisers.locked_mask(self.rng, regularisers.locked_dropout, layer_input, self.training)
+                dropout_masks.append(mask)
+                layer_input = layer_input * mask
+        noise.output_mask = regularisers.locked_mask(self.rng, regularisers.output_dropout, layer_input, self.training)
+        if noise.output_mask is not None:
+            layer_input = layer_input * noise.output_mask
+        self._cache = StackCache(layout, reverse_index, sequences, dropout_masks, noise)
         return layout.to_caller(layer_input), self.pack_state([layout.state_to_caller(s) for s in finals])
 
     def step(self, x_t: np.ndarray, hx=None):
@@ -296,23 +326,31 @@ class RecurrentLayer(Module):
         dinitials = [np.zeros_like(d) for d in dfinals]
         reverse_index, out_size = cache.reverse_index, self.cell.output_size
 
-        doutput = dy
+        noise = cache.noise
+        doutput = dy if noise.output_mask is None else dy * noise.output_mask
         for layer in reversed(range(self.num_layers)):
             dinput = 0.0
             for direction in range(self.num_directions):
                 k = layer * self.num_directions + direction
                 params, grads = self._cell_params[k]
+                weight_drop = noise.weight_drops[k]
+                if weight_drop is not None:                           # the steps ran W~_hh: dW~_hh, then dW_hh
+                    params, layer_grads, grads = weight_drop.params, grads, weight_drop.sequence_grads(grads)
                 dy_direction = doutput[..., direction * out_size:(direction + 1) * out_size]
                 if direction == 1:
                     dy_direction = reverse_time(dy_direction, reverse_index)
                 dx, dinitial = backward_through_time(self.cell, params, grads, cache.sequences[k], dy_direction,
                                                      tuple(d[k] for d in dfinals), self._scratch)
+                if weight_drop is not None:
+                    weight_drop.add_weight_grad(grads, layer_grads)
                 dinput = dinput + (dx if direction == 0 else reverse_time(dx, reverse_index))
                 for buffer, d in zip(dinitials, dinitial):
                     buffer[k] = d
             if layer > 0 and cache.dropout_masks:
                 dinput = dinput * cache.dropout_masks[layer - 1]
             doutput = dinput
+        if noise.input_mask is not None:
+            doutput = doutput * noise.input_mask
         return layout.to_caller(doutput), self.pack_state([layout.state_to_caller(d) for d in dinitials])
 
     def __repr__(self) -> str:
@@ -321,6 +359,7 @@ class RecurrentLayer(Module):
                               ("dropout", 0.0), ("bidirectional", False)):
             if getattr(self, name) != default:
                 options.append(f"{name}={getattr(self, name)}")
+        options += [f"{name}={value}" for name, value in self.regularisers.changed().items()]
         return f"{type(self).__name__}({', '.join(options)})"
 
 

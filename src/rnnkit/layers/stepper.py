@@ -4,7 +4,8 @@
     y_t = stepper(x_t)                  # x_t (B, I) -> the top layer's output (B, H_out)
     h_n, c_n = stepper.state            # the state now, shaped as forward's
 
-Each call is ``forward`` on a sequence of length 1 in eval mode (no dropout), with
+Each call is ``forward`` on a sequence of length 1 in eval mode (no dropout; zoneout
+mixes each state with its expectation, ``rnnkit.layers.zoneout``), with
 the work of a step cut to its arithmetic: buffers are allocated once, and the
 state is checked when the stepper is built rather than at every step.
 What remains per layer is
@@ -37,6 +38,7 @@ import numpy as np
 from rnnkit import kernels
 from rnnkit.cells.lstm import LSTMCell
 from rnnkit.layers.time_loop import SMALL_PRODUCT, loop_threads
+from rnnkit.layers.zoneout import mix_states
 
 
 class Stepper:
@@ -56,8 +58,10 @@ class Stepper:
                 buffer[0] = state[k]
             self._caches.append(cache)
             self._projections.append(np.empty((batch, gate_rows), layer.dtype))
+        zoneout = layer.regularisers.evaluation_zoneout(layer.cell)         # the fused kernel has none
+        self._zoneout = zoneout if any(zoneout) else ()
         self.compiled = (isinstance(layer.cell, LSTMCell) and not layer.cell.proj_size and self._steps.compiled
-                         and batch * gate_rows * layer.cell.hidden_size <= SMALL_PRODUCT)
+                         and batch * gate_rows * layer.cell.hidden_size <= SMALL_PRODUCT and not any(self._zoneout))
         if self.compiled:
             self._kernel_arguments = self._stack_step_arguments()
 
@@ -102,6 +106,7 @@ class Stepper:
             else:
                 self._project(params, layer_input, xw)
             self._steps.forward(params, weight_hh_T, xw, cache, 0)
+            mix_states(cell.states(cache), self._zoneout, 0)
             for buffer in cell.states(cache):
                 buffer[0] = buffer[1]                       # the next state becomes the state
             layer_input = cache.h[0]

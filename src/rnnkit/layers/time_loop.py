@@ -19,6 +19,17 @@ and backward lets the state gradient pass a dead step unchanged:
 
     dstate_t = (1 - alive_t) * dstate_{t+1}  +  cell'(alive_t * dstate_{t+1})
 
+Two regularisers act inside the loop (``rnnkit.layers.regularisers``). Recurrent
+dropout's mask ``hidden_mask`` goes into the cell's cache, whose steps read
+ĥ_{t-1} = h_{t-1} * m_h for W_hh (``rnnkit.cells.base``). Zoneout mixes each zoned
+state after each step (``rnnkit.layers.zoneout``; d_t drawn in training, p in evaluation):
+
+    state_{t+1} = d_t * state_t + (1 - d_t) * cell(xw[t], state_t)
+    dstate_t    = around_t * dstate_{t+1}  +  cell'(through_t * dstate_{t+1})
+
+with through_t = alive_t * (1 - d_t) and around_t = 1 - through_t per zoned state (the
+padding rule above is the case d_t = 0).
+
 Reading order: the files a backward pass of ``LSTM(...).backward(dy)`` goes through,
 outermost first.
 
@@ -49,6 +60,7 @@ from threadpoolctl import ThreadpoolController
 from rnnkit import kernels
 from rnnkit.cells.base import Cell, CellCache, FreshArrays, flat
 from rnnkit.kernels import Steps
+from rnnkit.layers.zoneout import Zoneout, mix_states
 
 SMALL_PRODUCT = 1 << 18          # multiply-adds of one step's hidden product
 _blas = ThreadpoolController()
@@ -98,6 +110,7 @@ class SequenceCache:
     alive: np.ndarray | None       # (T, B, 1): t < length[b]; None when no lengths were given
     cell: CellCache                # the cell's buffers: its states, and what its backward step reads
     steps: Steps                   # the steps the forward ran (reference or compiled); backward runs theirs
+    zoneout: tuple[Zoneout | None, ...] = ()    # per state: how it was zoned out; () without zoneout
 
 
 def forward_through_time(
@@ -108,8 +121,13 @@ def forward_through_time(
     alive: np.ndarray | None = None,
     space=FreshArrays,
     scratch=FreshArrays,
+    hidden_mask: np.ndarray | None = None,
+    zoneout: tuple[Zoneout | None, ...] = (),
 ) -> tuple[np.ndarray, tuple[np.ndarray, ...], SequenceCache]:
     """Run ``cell`` over ``x`` (T, B, I). Returns outputs (T, B, H_out), final state, cache.
+
+    ``hidden_mask`` (B, H_out): recurrent dropout's m_h; ``zoneout``: one ``Zoneout`` or None
+    per state (see the module's docstring); both kept in the cache for backward.
 
     Workspaces lend buffers: ``space`` those of the cache, which backward reads;
     ``scratch`` xw, which is spent when the loop ends (a stack shares one scratch:
@@ -122,6 +140,9 @@ def forward_through_time(
     np.dot(flat(x), weight_ih.T, out=flat(xw))    # (T*B, gates*H): one product for all steps
     xw += cell.input_bias(p)
     cache = SequenceCache(x, alive, cell.allocate(steps, batch, x.dtype, space), kernels.step_strategy(cell, x.dtype))
+    cache.cell.hidden_mask, cache.zoneout = hidden_mask, tuple(zoneout)
+    if zoneout and zoneout[0] is not None:        # the steps' own h~_t, before zoneout mixes h
+        cache.cell.new_hidden = space.empty("new_hidden", (steps, batch, cell.output_size), x.dtype)
     states = cell.states(cache.cell)
     for buffer, state in zip(states, initial_state):
         buffer[0] = state
@@ -129,6 +150,10 @@ def forward_through_time(
     with loop_threads(cell, batch):
         for t in range(steps):
             cache.steps.forward(p, weight_hh_T, xw[t], cache.cell, t)
+            if zoneout:
+                if cache.cell.new_hidden is not None:
+                    cache.cell.new_hidden[t] = states[0][t + 1]
+                mix_states(states, zoneout, t)
             if alive is not None:
                 for buffer in states:             # ended sequences keep their state
                     np.copyto(buffer[t + 1], buffer[t], where=~alive[t])
@@ -160,6 +185,9 @@ def backward_through_time(
     with loop_threads(cell, batch):
         for t in reversed(range(steps)):
             dstate[0] = dstate[0] + doutputs[t]
+            if cache.zoneout:
+                dstate = zoned_step_backward(step_backward, p, dstate, cache, t, dxw, dhw)
+                continue
             if alive is None:
                 dstate = list(step_backward(p, dstate, cache.cell, t, dxw, dhw))
                 continue
@@ -172,3 +200,19 @@ def backward_through_time(
     cell.accumulate_hidden_grads(p, grads, cache.cell, dhw)
     dx = (flat(dxw) @ p["weight_ih"]).reshape(steps, batch, -1)
     return dx, tuple(dstate)
+
+
+def zoned_step_backward(step_backward, p, dstate: list, cache: SequenceCache, t: int, dxw, dhw) -> list:
+    """One backward step with zoneout: each state's gradient split into the part through the cell's step,
+    ``through``, and the part around it (padding included, see the module's docstring)."""
+    alive_t = None if cache.alive is None else cache.alive[t]
+    splits = []
+    for zoneout in cache.zoneout:
+        if zoneout is not None:
+            splits.append(zoneout.split(t, alive_t, dstate[0].dtype))
+        else:
+            splits.append(None if alive_t is None else (alive_t, ~alive_t))
+    dstep = step_backward(p, [d if split is None else d * split[0] for d, split in zip(dstate, splits)],
+                          cache.cell, t, dxw, dhw)
+    return [d_through if split is None else d_through + d_kept * split[1]
+            for d_through, d_kept, split in zip(dstep, dstate, splits)]
