@@ -120,3 +120,72 @@ def test_a_config_without_its_vocabulary_size_builds_no_model():
         CharLM(config)
     with pytest.raises(ConfigError, match="`vocab_size` must be a positive integer"):
         CharLMConfig(vocab_size=-3)
+
+
+# -- regularisers and tied weights ---------------------------------------------------------------
+
+REGULARISED = dict(input_dropout=0.2, locked_dropout=0.3, output_dropout=0.2, recurrent_dropout=0.3,
+                   weight_dropout=0.4, zoneout_h=0.2, zoneout_c=0.3, embedding_dropout=0.3)
+
+
+@pytest.mark.parametrize("tie_weights", [False, True], ids=["untied", "tied"])
+def test_regularised_char_lm_gradients_match_finite_differences(tie_weights):
+    config = CharLMConfig(vocab_size=5, hidden_size=3, num_layers=2, embedding_dim=3, tie_weights=tie_weights,
+                          **REGULARISED)
+    model = CharLM(config, dtype=np.float64, rng=0)
+    rng = np.random.default_rng(0)
+    inputs, targets = rng.integers(0, 5, (4, 2)), rng.integers(0, 5, (4, 2))
+
+    def loss() -> float:
+        model.set_rng(np.random.default_rng(5))   # the same masks every time
+        logits, _ = model(inputs)
+        return softmax_cross_entropy(logits, targets)[0]
+
+    model.zero_grad()
+    model.set_rng(np.random.default_rng(5))
+    logits, _ = model(inputs)
+    model.backward(softmax_cross_entropy(logits, targets)[1])
+    result = gradcheck(loss, model.parameters(), model.grads)
+    assert result.max_error < 1e-6, result
+
+
+def test_tied_char_lm_decodes_with_the_embedding_and_stores_it_once():
+    model = CharLM(CharLMConfig(vocab_size=7, hidden_size=4, num_layers=1, embedding_dim=4, tie_weights=True), rng=0)
+    assert model.decoder.weight is model.embedding.weight
+    assert "decoder.weight" not in model.state_dict() and "decoder.bias" in model.state_dict()
+
+
+@pytest.mark.parametrize("options", [dict(zoneout_h=0.3, zoneout_c=0.2, tie_weights=True), REGULARISED],
+                         ids=["zoneout-tied", "all"])
+def test_regularised_char_stepper_gives_the_logits_of_forward_in_eval_mode(options):
+    model = CharLM(CharLMConfig(vocab_size=7, hidden_size=4, num_layers=2, embedding_dim=4, **options), rng=0)
+    model.eval()
+    ids = np.random.default_rng(3).integers(0, 7, (8, 2))
+    logits, _ = model(ids)
+    stepper = model.stepper(batch=2)
+    for t in range(len(ids)):
+        np.testing.assert_allclose(stepper(ids[t]), logits[t], rtol=1e-5, atol=1e-6)
+
+
+def test_an_older_spec_without_the_regularisers_loads_with_them_off():
+    old = {"vocab_size": 9, "cell": "gru", "hidden_size": 7, "num_layers": 3, "embedding_dim": 0, "dropout": 0.2}
+    config = CharLMConfig.from_json(old)
+    assert config.stack_regularisers() == {} and not config.tie_weights and config.embedding_dropout == 0.0
+    assert CharLMConfig.from_json(CharLMConfig(vocab_size=9, tie_weights=True, embedding_dim=256,
+                                               **REGULARISED).to_json()).zoneout_c == 0.3
+
+
+@pytest.mark.parametrize("fields, message", [
+    (dict(zoneout_h=1.0), r"`zoneout_h` must be in \[0, 1\)"),
+    (dict(weight_dropout="0.5"), "`weight_dropout` must be a number"),
+    (dict(cell="gru", zoneout_c=0.1), "`zoneout_c` zones out the LSTM's cell state"),
+    (dict(cell="mingru", input_dropout=0.1), "`input_dropout` is for the lstm, gru and rnn cells"),
+    (dict(layer_norm=True, recurrent_dropout=0.1), "`recurrent_dropout` is not implemented for `layer_norm`"),
+    (dict(dropout=0.1, locked_dropout=0.1), "set one of them to 0"),
+    (dict(embedding_dim=0, embedding_dropout=0.1), "`embedding_dim` is 0"),
+    (dict(embedding_dim=64, tie_weights=True), "`tie_weights` needs `embedding_dim` = `hidden_size`"),
+    (dict(tie_weights=1), "`tie_weights` must be true or false"),
+])
+def test_char_lm_config_refuses_regularisers_it_cannot_build(fields, message):
+    with pytest.raises(ConfigError, match=message):
+        CharLMConfig(vocab_size=5, **fields)

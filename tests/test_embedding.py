@@ -150,3 +150,45 @@ def test_embedding_project_is_every_rows_product():
     embedding = Embedding(VOCAB, DIM, dtype=np.float64, rng=0)
     weight = np.random.default_rng(1).standard_normal((5, DIM))
     np.testing.assert_allclose(embedding.project(weight)[INDICES], embedding(INDICES) @ weight.T, atol=1e-12)
+
+
+# -- embedding dropout: whole token ids dropped ---------------------------------------------------
+
+def test_embedding_dropout_gradient_matches_finite_differences():
+    embedding = Embedding(VOCAB, DIM, dtype=np.float64, rng=0, embedding_dropout=0.4)
+    dy = np.random.default_rng(1).standard_normal(INDICES.shape + (DIM,))
+
+    def loss() -> float:
+        embedding.rng = np.random.default_rng(3)            # the same rows dropped every time
+        return float(np.sum(embedding(INDICES) * dy))
+
+    loss()
+    embedding.backward(dy)
+    assert (embedding._cache.row_mask[INDICES] == 0.0).any()   # seed 3 drops a row that INDICES holds
+    result = gradcheck(loss, embedding.parameters(), embedding.grads)
+    assert result.max_error < 1e-6, result
+
+
+def test_embedding_dropout_drops_a_token_everywhere_in_the_batch_and_scales_the_rest():
+    embedding = Embedding(50, 8, rng=0, embedding_dropout=0.5)
+    ids = np.random.default_rng(1).integers(0, 50, (30, 20))
+    y = embedding(ids)
+    dropped = np.all(y == 0.0, axis=-1)
+    assert 0.3 < dropped.mean() < 0.7
+    for token in np.unique(ids):
+        assert len(set(dropped[ids == token])) == 1        # all of a token's occurrences, or none
+    kept = ~dropped
+    np.testing.assert_allclose(y[kept], 2.0 * embedding.weight[ids[kept]], rtol=1e-6)
+
+
+def test_embedding_dropout_is_off_in_eval_mode_and_in_lookup():
+    embedding = Embedding(VOCAB, DIM, rng=0, embedding_dropout=0.9)
+    np.testing.assert_array_equal(embedding.lookup(INDICES), embedding.weight[INDICES])
+    embedding.eval()
+    np.testing.assert_array_equal(embedding(INDICES), embedding.weight[INDICES])
+
+
+@pytest.mark.parametrize("p", [1.0, -0.1, True])
+def test_embedding_dropout_outside_0_1_is_refused(p):
+    with pytest.raises(ValueError, match="`embedding_dropout` must be a number in"):
+        Embedding(VOCAB, DIM, embedding_dropout=p)

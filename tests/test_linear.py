@@ -81,3 +81,49 @@ def test_linear_rejects_wrong_input_and_gradient_shapes():
     layer(np.zeros(SHAPE))
     with pytest.raises(ValueError, match=r"dy: expected shape \(5, 2, 3\)"):
         layer.backward(np.zeros((5, 2, OUT + 1)))
+
+
+# -- TiedLinear: the output layer's weight is the embedding's --------------------------------------
+
+def tied_pair(dtype=np.float64):
+    from rnnkit.layers.embedding import Embedding
+    from rnnkit.layers.linear import TiedLinear
+    embedding = Embedding(6, IN, dtype=dtype, rng=0)
+    return embedding, TiedLinear(embedding, rng=1)
+
+
+def test_tied_linear_shares_the_embedding_weight_and_owns_only_its_bias():
+    embedding, tied = tied_pair()
+    assert tied.weight is embedding.weight
+    assert list(tied.parameters()) == ["bias"]
+    assert (tied.in_features, tied.out_features) == (IN, 6)
+
+
+def test_tied_linear_gradients_of_both_uses_add_and_match_finite_differences():
+    embedding, tied = tied_pair()
+    rng = np.random.default_rng(2)
+    ids = rng.integers(0, 6, (5, 2))
+    dy = rng.standard_normal((5, 2, 6))
+    tied(embedding(ids))
+    embedding.backward(tied.backward(dy))
+    result = gradcheck(lambda: float(np.sum(tied(embedding(ids)) * dy)),
+                       {"embedding": embedding.weight, "bias": tied.bias},
+                       {"embedding": embedding.grads["weight"], "bias": tied.grads["bias"]})
+    assert result.max_error < 1e-6, result
+
+
+def test_tied_linear_matches_torch_with_the_weight_shared(torch):
+    embedding, tied = tied_pair()
+    rng = np.random.default_rng(3)
+    ids = rng.integers(0, 6, (5, 2))
+    dy = rng.standard_normal((5, 2, 6))
+    y = tied(embedding(ids))
+    embedding.backward(tied.backward(dy))
+
+    weight = torch.tensor(embedding.weight.copy(), requires_grad=True)
+    bias = torch.tensor(tied.bias.copy(), requires_grad=True)
+    y_t = torch.nn.functional.linear(torch.nn.functional.embedding(torch.tensor(ids), weight), weight, bias)
+    (y_t * torch.tensor(dy)).sum().backward()
+    np.testing.assert_allclose(y, y_t.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(embedding.grads["weight"], weight.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(tied.grads["bias"], bias.grad.numpy(), rtol=1e-10, atol=1e-12)

@@ -5,6 +5,15 @@ makes the whole sequence one matrix product:
 
     forward:   Y = X W^T + b                 X (N, I), Y (N, O)
     backward:  dW += dY^T X     db += sum_n dY_n     dX = dY W
+
+``TiedLinear`` is the same layer with W borrowed from an ``Embedding`` (Press & Wolf 2017,
+"Using the Output Embedding to Improve Language Models"; Inan et al. 2017): an output
+layer over a vocabulary whose weight is the input embedding E (V, D), so W = E and
+
+    forward:   Y = X E^T + b                 backward:  dE += dY^T X   (into the embedding's
+                                                        gradient, beside its lookup's rows)
+
+The two uses' gradients add in the one array, which the optimizer updates once.
 """
 
 from __future__ import annotations
@@ -66,7 +75,41 @@ class Linear(Module):
         if dy.shape != expected:
             raise ValueError(f"dy: expected shape {expected} (the output's), got {dy.shape}")
         dy_rows = dy.reshape(-1, self.out_features)  # dY (N, O)
-        self._grads["weight"] += dy_rows.T @ self._rows
+        weight_grad = self.weight_grad()
+        weight_grad += dy_rows.T @ self._rows
         if self.bias is not None:
             self._grads["bias"] += dy_rows.sum(axis=0)
         return (dy_rows @ self.weight).reshape(self._input_shape)
+
+    def weight_grad(self) -> np.ndarray:
+        """The array dW adds into: this layer's own gradient of ``weight``."""
+        return self._grads["weight"]
+
+
+class TiedLinear(Linear):
+    """y = x E^T + b, E the ``weight`` of ``embedding`` (V, D): an output layer tied to the input embedding.
+
+    Its only parameter is ``bias`` (V,), drawn as ``Linear``'s; ``weight`` is the embedding's own
+    array, saved, loaded and updated as ``embedding.weight``, and ``backward`` adds dE into
+    the embedding's gradient. ``in_features`` = D, ``out_features`` = V.
+    """
+
+    def __init__(self, embedding, bias: bool = True, rng: np.random.Generator | int | None = None) -> None:
+        Module.__init__(self)
+        object.__setattr__(self, "embedding", embedding)   # not a child: its weight is not this layer's parameter
+        self.out_features, self.in_features = embedding.weight.shape
+        rng = np.random.default_rng(rng)
+        bound = 1.0 / np.sqrt(self.in_features)
+        self.bias = (self.register_parameter("bias", rng.uniform(-bound, bound, self.out_features)
+                                             .astype(embedding.weight.dtype)) if bias else None)
+        self._input_shape: tuple = ()
+        self._rows: np.ndarray | None = None
+
+    @property
+    def weight(self) -> np.ndarray:
+        """E, the embedding's weight (the array itself)."""
+        return self.embedding.weight
+
+    def weight_grad(self) -> np.ndarray:
+        """The embedding's gradient: dE from the output adds to dE from the lookup."""
+        return self.embedding.grads["weight"]

@@ -6,6 +6,13 @@
 
 Trained with softmax cross-entropy against x_{t+1}; the hidden state is carried
 from one batch to the next (truncated BPTT), so ``forward`` takes and returns it.
+
+Regularisers, all off by default (older run specs load with them off):
+``embedding_dropout`` drops whole tokens of E (``rnnkit.layers.embedding``);
+``input_dropout``, ``locked_dropout``, ``output_dropout``, ``recurrent_dropout``,
+``weight_dropout``, ``zoneout_h``, ``zoneout_c`` are the stack's options
+(``rnnkit.layers.regularisers``); ``tie_weights`` makes W_out = E (Press & Wolf 2017,
+``rnnkit.layers.linear.TiedLinear``; needs ``embedding_dim`` = ``hidden_size``).
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from rnnkit import kernels
 from rnnkit.errors import ConfigError
 from rnnkit.layers.dropout import Dropout
 from rnnkit.layers.embedding import Embedding, OneHot, check_indices
-from rnnkit.layers.linear import Linear
+from rnnkit.layers.linear import Linear, TiedLinear
 from rnnkit.layers.min_rnn import MinGRU, MinLSTM
 from rnnkit.layers.recurrent import GRU, LSTM, RNN
 from rnnkit.models.json_config import (JsonConfig, check_positive_ints, check_probability, check_size_from_data,
@@ -26,6 +33,8 @@ from rnnkit.models.json_config import (JsonConfig, check_positive_ints, check_pr
 from rnnkit.module import Module
 
 RECURRENT_LAYERS = {"lstm": LSTM, "gru": GRU, "rnn": RNN, "mingru": MinGRU, "minlstm": MinLSTM}
+STACK_REGULARISERS = ("input_dropout", "locked_dropout", "output_dropout", "recurrent_dropout", "weight_dropout",
+                      "zoneout_h", "zoneout_c")
 
 
 @dataclass
@@ -37,6 +46,16 @@ class CharLMConfig(JsonConfig):
     embedding_dim: int = 64          # 0: one-hot input, as min-char-rnn and char-rnn
     dropout: float = 0.0
     layer_norm: bool = False         # layer-normalised LSTM or GRU cells (Ba et al. 2016); older specs: False
+    # the stack's regularisers (rnnkit.layers.regularisers), each a probability in [0, 1); older specs: 0
+    input_dropout: float = 0.0       # one mask per sequence on the embeddings entering the stack
+    locked_dropout: float = 0.0      # one mask per sequence between layers (instead of `dropout`'s there)
+    output_dropout: float = 0.0      # one mask per sequence on the stack's output
+    recurrent_dropout: float = 0.0   # one mask per sequence on h_{t-1} where W_hh reads it
+    weight_dropout: float = 0.0      # DropConnect on W_hh, one mask per batch
+    zoneout_h: float = 0.0           # zoneout of h
+    zoneout_c: float = 0.0           # zoneout of the LSTM's c
+    embedding_dropout: float = 0.0   # whole tokens of the embedding dropped, one mask per batch
+    tie_weights: bool = False        # decoder weight = embedding weight (embedding_dim = hidden_size)
 
     def __post_init__(self):
         if self.cell not in RECURRENT_LAYERS:
@@ -50,6 +69,34 @@ class CharLMConfig(JsonConfig):
             raise ConfigError(f"`layer_norm` must be true or false, got {self.layer_norm!r}")
         if self.layer_norm and self.cell not in ("lstm", "gru"):
             raise ConfigError(f"`layer_norm` is for the lstm and gru cells, not {self.cell!r}")
+        self._check_regularisers()
+
+    def stack_regularisers(self) -> dict[str, float]:
+        """The stack's regularisers that are on, as the recurrent layer's keyword arguments."""
+        return {name: getattr(self, name) for name in STACK_REGULARISERS if getattr(self, name)}
+
+    def _check_regularisers(self) -> None:
+        for name in (*STACK_REGULARISERS, "embedding_dropout"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"`{name}` must be a number in [0, 1), got {value!r}")
+            check_probability(name, value)
+        if not isinstance(self.tie_weights, bool):
+            raise ConfigError(f"`tie_weights` must be true or false, got {self.tie_weights!r}")
+        on = self.stack_regularisers()
+        if on and self.cell not in ("lstm", "gru", "rnn"):
+            raise ConfigError(f"`{next(iter(on))}` is for the lstm, gru and rnn cells, not {self.cell!r}")
+        if self.zoneout_c and self.cell != "lstm":
+            raise ConfigError(f"`zoneout_c` zones out the LSTM's cell state: the {self.cell} cell has none")
+        if self.recurrent_dropout and self.layer_norm:
+            raise ConfigError("`recurrent_dropout` is not implemented for `layer_norm` cells")
+        if self.locked_dropout and self.dropout:
+            raise ConfigError("`dropout` and `locked_dropout` both drop between layers: set one of them to 0")
+        if self.embedding_dropout and not self.embedding_dim:
+            raise ConfigError("`embedding_dropout` drops rows of a learned embedding: `embedding_dim` is 0 (one-hot)")
+        if self.tie_weights and self.embedding_dim != self.hidden_size:
+            raise ConfigError(f"`tie_weights` needs `embedding_dim` = `hidden_size`, got {self.embedding_dim} "
+                              f"and {self.hidden_size}")
 
 
 class CharLM(Module):
@@ -62,15 +109,19 @@ class CharLM(Module):
         self.dtype = np.dtype(dtype)
         rng = np.random.default_rng(rng)
         if config.embedding_dim:
-            self.embedding = Embedding(config.vocab_size, config.embedding_dim, dtype=dtype, rng=rng)
+            self.embedding = Embedding(config.vocab_size, config.embedding_dim, dtype=dtype, rng=rng,
+                                       embedding_dropout=config.embedding_dropout)
         else:
             self.embedding = OneHot(config.vocab_size, dtype=dtype)          # no parameters
         layer_norm = {"layer_norm": True} if config.layer_norm else {}
         self.rnn = RECURRENT_LAYERS[config.cell](
             self.embedding.embedding_dim, config.hidden_size, config.num_layers, dropout=config.dropout,
-            dtype=dtype, rng=rng, **layer_norm)
+            dtype=dtype, rng=rng, **layer_norm, **config.stack_regularisers())
         self.dropout = Dropout(config.dropout, rng=rng)
-        self.decoder = Linear(config.hidden_size, config.vocab_size, dtype=dtype, rng=rng)
+        if config.tie_weights:
+            self.decoder = TiedLinear(self.embedding, rng=rng)                # W_out = E: no weight of its own
+        else:
+            self.decoder = Linear(config.hidden_size, config.vocab_size, dtype=dtype, rng=rng)
 
     def forward(self, ids: np.ndarray, state=None):
         """ids (T, B) ints -> logits (T, B, V) and the final recurrent state."""
