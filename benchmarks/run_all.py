@@ -4,8 +4,9 @@
     python benchmarks/run_all.py --quick    # under a minute
 
 Each benchmark prints its own table; the last tables say, target by target, what
-was measured and whether it is met, and the min cells' ratios (issue 17). Run it on
-an otherwise idle machine: the figures move with whatever else the cores are doing.
+was measured and whether it is met, then the min cells' ratios and layer normalisation's
+(issue 17). Run it on an otherwise idle machine: the figures move with whatever else the
+cores are doing.
 """
 
 import json
@@ -14,7 +15,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-BENCHMARKS = ("bench_layers.py", "bench_train_step.py", "bench_generate.py", "bench_min_rnn.py")
+BENCHMARKS = ("bench_layers.py", "bench_train_step.py", "bench_generate.py", "bench_min_rnn.py",
+              "bench_layer_norm.py")
 
 
 def targets(figures: dict) -> list[tuple[str, str, bool | None]]:
@@ -52,6 +54,13 @@ def min_cell_ratios(figures: dict) -> list[tuple[str, str]]:
             (f"minLSTM / the same cell in torch, {config}", f"{min_rnn['minLSTM/torch minLSTM']:.3f}")]
 
 
+def layer_norm_ratios(figures: dict) -> list[tuple[str, str]]:
+    """(what, ratio) of a training step of the layer-normalised LSTM (issue 17), which runs on the NumPy steps."""
+    lstm = figures["bench_layer_norm.py"]["lstm"]
+    return [("LN-LSTM / rnnkit LSTM (compiled), 32x50x64x256", f"{lstm['ln_over_compiled']:.3f}"),
+            ("LN-LSTM / the same cell in torch autograd", f"{lstm['ln_over_torch_ln']:.3f}")]
+
+
 def main() -> int:
     here = Path(__file__).parent
     options = [arg for arg in sys.argv[1:] if arg == "--quick"]
@@ -73,6 +82,11 @@ def main() -> int:
         print(f"{name.ljust(width)}  {verdict}  {measured}")
     print("\n===== min cells, training step time ratios (issue 17)")
     ratios = min_cell_ratios(figures)
+    width = max(len(name) for name, _ in ratios)
+    for name, ratio in ratios:
+        print(f"{name.ljust(width)}  {ratio}")
+    print("\n===== layer normalisation, training step time ratios (issue 17)")
+    ratios = layer_norm_ratios(figures)
     width = max(len(name) for name, _ in ratios)
     for name, ratio in ratios:
         print(f"{name.ljust(width)}  {ratio}")
