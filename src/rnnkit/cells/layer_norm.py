@@ -33,8 +33,10 @@ a step xw_t = x_t W_ih^T without biases (``input_bias`` is zero); the step fills
 
 Parameter names (the layer adds ``_l{k}``, ``_reverse``): ``ln_ih_weight``, ``ln_ih_bias``
 (gamma_ih, beta_ih), ``ln_hh_weight``, ``ln_hh_bias`` (gamma_hh, beta_hh); gains start
-at 1, biases at 0, as torch.nn.LayerNorm. ``bias=False`` on the layer drops b_ih and
-b_hh, not the normalisations' own beta.
+at 1, biases at 0, as torch.nn.LayerNorm. beta_ih and b_ih add to the same entries
+(beta_hh and b_hh too), so only their sums matter, as with PyTorch's b_ih + b_hh; each
+of the paper's parameters and PyTorch's keeps a name. ``bias=False`` on the layer drops
+b_ih and b_hh, not the normalisations' own beta.
 """
 
 from __future__ import annotations
