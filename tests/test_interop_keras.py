@@ -178,6 +178,19 @@ def test_char_lm_through_keras_and_its_weights_file(tmp_path, embedding_dim):
     np.testing.assert_allclose(again(ids.T)[0], logits, atol=1e-10)
 
 
+def test_tied_char_lm_through_keras_and_its_weights_file(tmp_path):
+    config = CharLMConfig(vocab_size=7, hidden_size=HIDDEN, num_layers=1, embedding_dim=HIDDEN, tie_weights=True)
+    model = CharLM(config, dtype=np.float64, rng=0).eval()
+    ids = np.random.default_rng(0).integers(0, 7, (BATCH, STEPS))
+    logits, _ = model(ids.T)
+    keras_lm = keras_model(model)                        # its Dense kernel: a copy of E^T
+    np.testing.assert_allclose(keras_outputs(keras_lm, ids), logits.transpose(1, 0, 2), atol=1e-10)
+    keras_lm.save_weights(tmp_path / "lm.weights.h5")
+    fresh = CharLM(config, dtype=np.float64, rng=1).eval()
+    load_keras_weights(tmp_path / "lm.weights.h5", fresh)
+    np.testing.assert_allclose(fresh(ids.T)[0], logits, atol=1e-10)
+
+
 def test_forecaster_through_keras(tmp_path):
     model = Forecaster(ForecasterConfig(cell="lstm", input_size=2, hidden_size=HIDDEN, num_layers=2, horizon=3),
                        dtype=np.float64, rng=0).eval()

@@ -232,3 +232,28 @@ def test_what_torch_cannot_express_is_refused_both_ways(tmp_path, layer, words):
     with pytest.raises(ConfigError, match=f"state dict cannot express .*{words}"):
         load_torch(torch_state_dict(type(layer)(INPUT, HIDDEN)), layer)
     assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_tied_char_lm_exports_the_embedding_as_the_decoder_weight_and_loads_it_back(tmp_path):
+    config = CharLMConfig(vocab_size=7, hidden_size=HIDDEN, num_layers=1, embedding_dim=HIDDEN, tie_weights=True)
+    model = CharLM(config, dtype=np.float64, rng=0).eval()
+    modules = torch_from_file(export_torch(model, tmp_path / "lm.safetensors"), np.float64)
+    ids = np.random.default_rng(0).integers(0, 7, (STEPS, BATCH))
+    logits, _ = model(ids)
+    with torch.no_grad():
+        hidden, _ = modules["rnn"](modules["embedding"](torch.from_numpy(ids)))
+        np.testing.assert_allclose(modules["decoder"](hidden).numpy(), logits, rtol=1e-10, atol=1e-12)
+    tensors = {k: v.numpy() for k, v in modules.state_dict().items()}
+    fresh = CharLM(config, dtype=np.float64, rng=1)
+    load_torch(tensors, fresh)
+    np.testing.assert_array_equal(fresh.eval()(ids)[0], logits)
+    tensors["decoder.weight"] = tensors["decoder.weight"] + 1.0
+    with pytest.raises(CheckpointError, match="`decoder.weight` is not `embedding.weight`"):
+        load_torch(tensors, fresh)
+
+
+def test_zoneout_which_acts_in_evaluation_mode_is_not_exported(tmp_path):
+    with pytest.raises(ConfigError, match="no exchange format here has zoneout"):
+        export_torch(LSTM(INPUT, HIDDEN, zoneout_c=0.1), tmp_path / "x.safetensors")
+    assert not (tmp_path / "x.safetensors").exists()
+    export_torch(LSTM(INPUT, HIDDEN, recurrent_dropout=0.3, weight_dropout=0.5), tmp_path / "y.safetensors")

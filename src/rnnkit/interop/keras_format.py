@@ -33,7 +33,8 @@ import numpy as np
 
 from rnnkit.errors import CheckpointError, ConfigError
 from rnnkit.interop.gates import GRU_TO_KERAS, inverse, reorder_gates
-from rnnkit.interop.sources import check_fits, model_of, recurrent_kind, recurrent_layer, refuse_variants
+from rnnkit.interop.sources import (check_fits, model_of, recurrent_kind, recurrent_layer, refuse_variants,
+                                    without_tied_decoder)
 from rnnkit.layers.embedding import OneHot
 from rnnkit.layers.recurrent import GRU, LSTM, RNN, RecurrentLayer
 from rnnkit.models.char_lm import CharLM
@@ -222,7 +223,7 @@ def rnnkit_state(layers: list[KerasLayer], model: Module, where: str) -> dict[st
         state[f"{head}.weight"] = layers[-1].weights[0].T
         if len(layers[-1].weights) > 1:
             state[f"{head}.bias"] = layers[-1].weights[1]
-    return state
+    return without_tied_decoder(model, state, where)
 
 
 def direction_from_keras(layer: RecurrentLayer, weights: list[np.ndarray]) -> dict[str, np.ndarray]:

@@ -22,6 +22,7 @@ import importlib
 import numpy as np
 
 from rnnkit.errors import CheckpointError, ConfigError
+from rnnkit.layers.linear import TiedLinear
 from rnnkit.layers.recurrent import GRU, LSTM, RNN, RecurrentLayer
 from rnnkit.models.char_lm import CharLM
 from rnnkit.models.classifier import SequenceClassifier
@@ -56,10 +57,15 @@ def recurrent_layer(model: Module) -> RecurrentLayer:
 
 
 def recurrent_kind(layer: RecurrentLayer) -> str:
-    """"lstm", "gru" or "rnn"; a layer-normalised one, which no format here expresses, is refused."""
+    """"lstm", "gru" or "rnn"; a layer-normalised one, or one with zoneout, which no format here expresses,
+    is refused (the other regularisers are off in evaluation mode, and a format holds only that)."""
     if getattr(layer, "layer_norm", False):
         raise ConfigError("no exchange format here has a layer-normalised LSTM or GRU (`layer_norm=True`): "
                           "keep rnnkit's own checkpoint, or convert a layer built with `layer_norm=False`")
+    if any(layer.regularisers.zoneout(layer.cell)):     # the only regulariser that acts in evaluation mode
+        raise ConfigError("no exchange format here has zoneout (`zoneout_h`, `zoneout_c`), which mixes the previous "
+                          "state into each step in evaluation mode: keep rnnkit's own checkpoint, or convert a "
+                          "layer built without it")
     for kind, cls in (("lstm", LSTM), ("gru", GRU), ("rnn", RNN)):
         if isinstance(layer, cls):
             return kind
@@ -95,6 +101,17 @@ def check_fits(tensors: dict, expected: dict[str, tuple[int, ...]], where: str) 
             problems.append(f"`{name}` holds NaN or inf")
     if problems:
         raise CheckpointError(f"{where} does not fit the model: {'; '.join(problems)}")
+
+
+def without_tied_decoder(model: Module, tensors: dict, where: str) -> dict:
+    """A CharLM with ``tie_weights`` takes ``decoder.weight`` only as the copy of ``embedding.weight`` that export
+    writes (torch's tied modules also save both; a Keras file holds its Dense kernel)."""
+    if not isinstance(getattr(model, "decoder", None), TiedLinear) or "decoder.weight" not in tensors:
+        return tensors
+    if not np.array_equal(tensors["decoder.weight"], tensors.get("embedding.weight")):
+        raise CheckpointError(f"{where}: `decoder.weight` is not `embedding.weight`, but the model ties them "
+                              "(`tie_weights`): build it with `tie_weights` false")
+    return {name: value for name, value in tensors.items() if name != "decoder.weight"}
 
 
 def require(package: str, purpose: str):

@@ -38,9 +38,10 @@ import safetensors
 import safetensors.numpy
 
 from rnnkit.errors import CheckpointError, ConfigError
-from rnnkit.interop.sources import check_fits, model_of, recurrent_kind, recurrent_layer, refuse_variants
+from rnnkit.interop.sources import (check_fits, model_of, recurrent_kind, recurrent_layer, refuse_variants,
+                                    without_tied_decoder)
 from rnnkit.layers.embedding import Embedding, OneHot
-from rnnkit.layers.linear import Linear
+from rnnkit.layers.linear import Linear, TiedLinear
 from rnnkit.layers.recurrent import GRU, LSTM, RNN, RecurrentLayer
 from rnnkit.models.char_lm import CharLM
 from rnnkit.models.classifier import SequenceClassifier
@@ -115,6 +116,8 @@ def torch_state_dict(source) -> dict[str, np.ndarray]:
     tensors = model.state_dict()
     if isinstance(model, CharLM) and isinstance(model.embedding, OneHot):
         tensors["embedding.weight"] = np.eye(model.config.vocab_size, dtype=model.dtype)
+    if isinstance(getattr(model, "decoder", None), TiedLinear):    # tie_weights: nn.Linear holds its copy of E
+        tensors["decoder.weight"] = model.decoder.weight.copy()
     return tensors
 
 
@@ -176,7 +179,7 @@ def load_torch(source, into=None, *, nonlinearity: str | None = None, batch_firs
                                      where=where)
     model = model_of(into)
     refuse_variants(recurrent_layer(model), "A torch state dict", IMPORT_REFUSALS)
-    tensors = without_identity_embedding(model, tensors, where)
+    tensors = without_tied_decoder(model, without_identity_embedding(model, tensors, where), where)
     check_fits(tensors, {name: value.shape for name, value in model.parameters().items()}, where)
     model.load_state_dict(tensors)
     return model
