@@ -1,4 +1,4 @@
-"""A character model's training text, streamed: never held as one string.
+"""A language model's training text, streamed: never held as one string.
 
 A ``CorpusSource`` says where the text comes from: text files (joined in the order
 given), one column of tab-separated files with a header, or, with no files, the
@@ -12,6 +12,11 @@ at a time, so a corpus of any size passes through bounded memory:
 ``encode_corpus`` writes ids of at least ``MEMMAP_MIN_BYTES`` into a memory map,
 ``folder / IDS_FILE``, rather than into memory. The SHA-256 of the text (of its UTF-8)
 tells a resumed run whether the corpus changed since the run started.
+
+The tokens are characters (``CharVocab``) or whitespace-separated words with ``<eos>`` at
+each line end (``WordVocab``), named by ``TOKENS``: ``scan_corpus(source, "words")``. Both
+stream: a word corpus is cut into whole lines (``rnnkit.data.word_vocab.whole_lines``).
+A held-out text (validation, test) is read whole into memory with ``read_ids``.
 """
 
 from __future__ import annotations
@@ -26,12 +31,22 @@ import numpy as np
 
 from rnnkit.data.columns import iter_column_chunks
 from rnnkit.data.text import DEFAULT_CHUNK_BYTES, default_corpus, iter_text_chunks
-from rnnkit.data.vocab import CharVocab, build_vocab_from_chunks, encode_chunks
-from rnnkit.errors import DataError
+from rnnkit.data.vocab import CharVocab, encode_chunks
+from rnnkit.data.word_vocab import WordVocab
+from rnnkit.errors import ConfigError, DataError
 
 CORPUS_CHUNK_BYTES = DEFAULT_CHUNK_BYTES  # bytes of a corpus file decoded at a time
 MEMMAP_MIN_BYTES = 256 << 20  # ids at least this large live in FOLDER/IDS_FILE, not in memory
 IDS_FILE = "corpus-ids.bin"
+VOCABS = {"chars": CharVocab, "words": WordVocab}  # what a corpus is cut into -> its vocabulary class
+TOKENS = tuple(VOCABS)
+
+
+def vocab_class(tokens: str) -> type:
+    """The vocabulary class of ``tokens`` ("chars" or "words")."""
+    if tokens not in VOCABS:
+        raise ConfigError(f"`tokens` must be one of {', '.join(TOKENS)}, got {tokens!r}")
+    return VOCABS[tokens]
 
 
 @dataclass(frozen=True)
@@ -103,11 +118,25 @@ class CorpusSource:
         return cls(list(files), encoding, column)
 
 
-def scan_corpus(source: CorpusSource) -> tuple[CharVocab, int, str]:
-    """One pass over the text: its vocabulary, its length in characters, and the SHA-256 of its UTF-8."""
+def scan_corpus(source: CorpusSource, tokens: str = "chars") -> tuple[CharVocab | WordVocab, int, str]:
+    """One pass over the text: its vocabulary of ``tokens`` ("chars" or "words"), its length in tokens,
+    and the SHA-256 of its UTF-8."""
     digest = hashlib.sha256()
-    vocab, length = build_vocab_from_chunks(_hashed(source.chunks(), digest), source.describe())
+    vocab, length = vocab_class(tokens).from_chunks(_hashed(source.chunks(), digest), source.describe())
     return vocab, length, digest.hexdigest()
+
+
+def read_ids(source: CorpusSource, vocab: CharVocab | WordVocab) -> tuple[np.ndarray, str]:
+    """A held-out text's ids in ``vocab`` (read into memory; words outside it are ``<unk>``, or a
+    ``DataError`` naming the files when the vocabulary has none) and the SHA-256 of its UTF-8."""
+    digest = hashlib.sha256()
+    ids = [np.empty(0, vocab.dtype)]
+    for piece in vocab.pieces(_hashed(source.chunks(), digest)):
+        try:
+            ids.append(vocab.encode(piece))
+        except DataError as error:                  # a stranger to the vocabulary: say in which text
+            raise DataError(f"{source.describe()}: {error}") from None
+    return np.concatenate(ids), digest.hexdigest()
 
 
 def _hashed(chunks: Iterable[str], digest) -> Iterator[str]:
@@ -117,7 +146,8 @@ def _hashed(chunks: Iterable[str], digest) -> Iterator[str]:
         yield chunk
 
 
-def encode_corpus(source: CorpusSource, vocab: CharVocab, length: int, folder: str | os.PathLike) -> np.ndarray:
+def encode_corpus(source: CorpusSource, vocab: CharVocab | WordVocab, length: int,
+                  folder: str | os.PathLike) -> np.ndarray:
     """The text's ids, encoded chunk by chunk into memory, or into a memory map ``folder / IDS_FILE``
     when they take at least ``MEMMAP_MIN_BYTES``.
 

@@ -14,6 +14,9 @@ All of them are read from one data folder, ``default_data_dir()``: ``$RNNKIT_DAT
   a fixed train/val/test split by image, EfficientNet-Lite0 features and the ONNX encoder that
   computed them); ``caption_dataset(name).paths(data_dir)`` names its files for
   ``rnnkit.tasks.captioning.CaptionSource``.
+- Language-model corpora, ``CORPUS_DATASETS``: ptb (Penn Treebank as Mikolov preprocessed it,
+  words, the official train/valid/test files); ``corpus_dataset(name).paths(data_dir)`` names
+  its files for ``rnnkit.tasks.language_model``.
 """
 
 from __future__ import annotations
@@ -127,6 +130,39 @@ def caption_dataset(name: str) -> CaptionDataset:
     if name not in CAPTION_DATASETS:
         raise ConfigError(f"unknown `dataset` {name!r}: use one of {', '.join(sorted(CAPTION_DATASETS))}")
     return CAPTION_DATASETS[name]
+
+
+@dataclass(frozen=True)
+class CorpusDataset:
+    """A built-in language-model corpus: its train, valid and test files in its folder, and its tokens."""
+
+    name: str
+    folder: str
+    files: dict[str, str]        # train, valid, test
+    tokens: str                  # "chars" or "words"
+    description: str = ""
+
+    def paths(self, data_dir: str | os.PathLike | None = None) -> dict[str, Path]:
+        """Its files in ``data_dir`` (default ``default_data_dir()``); the folder must be there."""
+        folder = Path(default_data_dir() if data_dir is None else data_dir) / self.folder
+        if not folder.is_dir():
+            raise DataError(f"{folder} not found: set {DATA_DIR_VARIABLE} or pass `data_dir`, the folder that holds "
+                            f"{self.folder}/")
+        return {part: folder / name for part, name in self.files.items()}
+
+
+CORPUS_DATASETS: dict[str, CorpusDataset] = {
+    "ptb": CorpusDataset(
+        "ptb", "ptb", {"train": "ptb.train.txt", "valid": "ptb.valid.txt", "test": "ptb.test.txt"}, "words",
+        "Penn Treebank (Mikolov's preprocessing: 10k words with <unk>, one sentence per line), official split"),
+}
+
+
+def corpus_dataset(name: str) -> CorpusDataset:
+    """The built-in language-model corpus called ``name``."""
+    if name not in CORPUS_DATASETS:
+        raise ConfigError(f"unknown `dataset` {name!r}: use one of {', '.join(sorted(CORPUS_DATASETS))}")
+    return CORPUS_DATASETS[name]
 
 
 def load_builtin_series(name: str, data_dir: str | os.PathLike | None = None) -> TimeSeries:

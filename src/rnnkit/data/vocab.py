@@ -14,6 +14,10 @@ characters in Python, so a 1 MB corpus encodes in milliseconds.
 For files too large to hold decoded, ``build_vocab_from_chunks`` and
 ``encode_chunks`` work on the chunks of ``rnnkit.data.text.iter_text_chunks``.
 They can write the ids into a preallocated array or an ``np.memmap``.
+
+A word model's vocabulary, ``rnnkit.data.word_vocab.WordVocab``, has the same
+interface (``kind``, ``unit``, ``tokens``, ``continuation``, ``start_ids``,
+``pieces``, ``from_chunks``), so the language-model task serves both.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ _MAX_SHOWN = 20  # unknown characters listed in an error message
 
 class CharVocab:
     """The sorted distinct characters of a text; ``CharVocab(text)`` builds one."""
+
+    kind, unit = "chars", "char"
 
     def __init__(self, characters: Iterable[str]) -> None:
         self.characters = sorted(set(characters))
@@ -51,6 +57,28 @@ class CharVocab:
     def dtype(self) -> np.dtype:
         """The smallest unsigned integer type that holds every id (uint8 up to 256 characters)."""
         return np.min_scalar_type(len(self) - 1)
+
+    @property
+    def tokens(self) -> list[str]:
+        return self.characters
+
+    @classmethod
+    def from_chunks(cls, chunks: Iterable[str], where: str = "the corpus") -> tuple["CharVocab", int]:
+        """``build_vocab_from_chunks``: the vocabulary and the text's length in characters."""
+        return build_vocab_from_chunks(chunks, where)
+
+    @staticmethod
+    def pieces(chunks: Iterable[str]) -> Iterable[str]:
+        """Chunks of a text that ``encode`` one by one gives the text's ids: any chunks, as they come."""
+        return chunks
+
+    def continuation(self, token: int, previous: int | None) -> str:
+        """The text character ``token`` adds: itself."""
+        return self.characters[token]
+
+    def start_ids(self) -> np.ndarray:
+        """What a model reads before writing from nothing: a newline, or the first character if there is none."""
+        return self.encode("\n") if "\n" in self.characters else np.zeros(1, self.dtype)
 
     def encode(self, text: str, unknown: str = "error") -> np.ndarray:
         """The ids of ``text``'s characters.
@@ -122,11 +150,12 @@ def build_vocab_from_chunks(
 def encode_chunks(
     vocab: CharVocab, chunks: Iterable[str], out: np.ndarray | None = None, unknown: str = "error"
 ) -> np.ndarray:
-    """Encode text chunk by chunk, into ``out`` (an array or ``np.memmap``) if given.
+    """Encode text chunk by chunk (a ``WordVocab`` regroups them into whole lines), into ``out`` (an array or
+    ``np.memmap``) if given.
 
     Returns the filled part, ``out[:n]``, or a new array when ``out`` is None.
     """
-    pieces = (vocab.encode(chunk, unknown) for chunk in chunks)
+    pieces = (vocab.encode(piece, unknown) for piece in vocab.pieces(chunks))
     if out is None:
         return np.concatenate([np.empty(0, vocab.dtype), *pieces])
     filled = 0
