@@ -189,3 +189,24 @@ def test_an_older_spec_without_the_regularisers_loads_with_them_off():
 def test_char_lm_config_refuses_regularisers_it_cannot_build(fields, message):
     with pytest.raises(ConfigError, match=message):
         CharLMConfig(vocab_size=5, **fields)
+
+
+@pytest.mark.parametrize("tie_weights", [False, True], ids=["untied", "tied"])
+def test_init_range_draws_every_parameter_uniformly_in_it(tie_weights):
+    config = CharLMConfig(vocab_size=50, hidden_size=20, embedding_dim=20, num_layers=2, init_range=0.1,
+                          tie_weights=tie_weights)
+    parameters = CharLM(config, rng=0).parameters()
+    default = CharLM(CharLMConfig(**{**config.to_json(), "init_range": 0.0}), rng=0).parameters()
+    for name, value in parameters.items():
+        assert np.abs(value).max() <= 0.1 and np.abs(value).max() > 0.08, name
+        assert value.std() == pytest.approx(0.1 / np.sqrt(3), rel=0.35), name      # U(-r, r): sd r / sqrt(3)
+    assert not np.array_equal(parameters["rnn.bias_ih_l0"], default["rnn.bias_ih_l0"])
+    assert np.array_equal(CharLM(config, rng=0).parameters()["rnn.weight_hh_l1"], parameters["rnn.weight_hh_l1"])
+
+
+def test_an_older_spec_without_init_range_keeps_the_layers_initialisation():
+    old = {"vocab_size": 9, "cell": "lstm", "hidden_size": 7, "num_layers": 1, "embedding_dim": 3, "dropout": 0.0}
+    assert CharLMConfig.from_json(old).init_range == 0.0
+    for wrong in (-0.1, float("inf"), "0.1", True):
+        with pytest.raises(ConfigError, match="`init_range` must be a finite number >= 0"):
+            CharLMConfig(vocab_size=5, init_range=wrong)

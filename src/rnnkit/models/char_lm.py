@@ -1,4 +1,4 @@
-"""The character language model: Embedding -> RNN/LSTM/GRU/minGRU/minLSTM stack -> Linear.
+"""The language model of characters or words: Embedding -> RNN/LSTM/GRU/minGRU/minLSTM stack -> Linear.
 
     e_t      = E[x_t]                         (or one-hot(x_t) when embedding_dim = 0: ``OneHot``)
     h_t      = stack(e_t, h_{t-1})            num_layers of the chosen cell
@@ -6,6 +6,11 @@
 
 Trained with softmax cross-entropy against x_{t+1}; the hidden state is carried
 from one batch to the next (truncated BPTT), so ``forward`` takes and returns it.
+The tokens x_t are characters or words: the model sees only ids below ``vocab_size``.
+
+``init_range`` r > 0 draws every parameter from U(-r, r) after the layers' own
+initialisation (Zaremba et al. 2014 use r = 0.1 for all weights and biases); 0 keeps
+the layers' initialisation (older run specs load with 0).
 
 Regularisers, all off by default (older run specs load with them off):
 ``embedding_dropout`` drops whole tokens of E (``rnnkit.layers.embedding``);
@@ -56,6 +61,7 @@ class CharLMConfig(JsonConfig):
     zoneout_c: float = 0.0           # zoneout of the LSTM's c
     embedding_dropout: float = 0.0   # whole tokens of the embedding dropped, one mask per batch
     tie_weights: bool = False        # decoder weight = embedding weight (embedding_dim = hidden_size)
+    init_range: float = 0.0          # > 0: every parameter ~ U(-init_range, init_range); 0: the layers' own init
 
     def __post_init__(self):
         if self.cell not in RECURRENT_LAYERS:
@@ -70,6 +76,10 @@ class CharLMConfig(JsonConfig):
         if self.layer_norm and self.cell not in ("lstm", "gru"):
             raise ConfigError(f"`layer_norm` is for the lstm and gru cells, not {self.cell!r}")
         self._check_regularisers()
+        if isinstance(self.init_range, bool) or not isinstance(self.init_range, (int, float)) or not (
+                0 <= self.init_range < float("inf")):
+            raise ConfigError(f"`init_range` must be a finite number >= 0 (0: each layer's own initialisation), "
+                              f"got {self.init_range!r}")
 
     def stack_regularisers(self) -> dict[str, float]:
         """The stack's regularisers that are on, as the recurrent layer's keyword arguments."""
@@ -122,6 +132,13 @@ class CharLM(Module):
             self.decoder = TiedLinear(self.embedding, rng=rng)                # W_out = E: no weight of its own
         else:
             self.decoder = Linear(config.hidden_size, config.vocab_size, dtype=dtype, rng=rng)
+        if config.init_range:
+            self.init_uniform(config.init_range, rng)
+
+    def init_uniform(self, init_range: float, rng: np.random.Generator) -> None:
+        """Every parameter ~ U(-init_range, init_range), drawn in ``parameters()`` order (a tied weight once)."""
+        for value in self.parameters().values():
+            value[...] = rng.uniform(-init_range, init_range, value.shape)
 
     def forward(self, ids: np.ndarray, state=None):
         """ids (T, B) ints -> logits (T, B, V) and the final recurrent state."""
