@@ -7,8 +7,8 @@ captions y_in = <bos> y_1 .. y_n, y_out = y_1 .. y_n <eos> (both (T, B), padded)
     image        x'   = dropout(x)
     conditioning, one of ``conditioning``:
       "concat"   v    = x' W_v^T + b_v  (B, E)         an extra input at every step: x_t = [i_t; v]
-                                                       (the founding text's design, and NeuralTalk's:
-                                                       the CNN's last layer feeds the RNN's first layer)
+                                                       (the founding text's design: the CNN's last
+                                                       layer feeds the RNN's first layer)
       "init"     s0_k = tanh(x' W_k^T + b_k)           per state k (h, and c for an LSTM), (B, L H)
                                                        read as (L, B, H): the initial state of each layer
       "first"    v    = x' W_v^T + b_v  (B, E)         the first input, i_0 = v, in place of <bos>'s
@@ -20,12 +20,14 @@ part, forward and backward. Backward, from the decoder's gradients of what condi
 
     "concat"   dv = sum_t dx_t[v]           "first"   dv = dx_0[i]
     "init"     dpre_k = ds0_k * (1 - s0_k^2)    (B, L H)
-    then       dW += dpre^T x',  db += sum_b dpre      (no gradient flows into the frozen features)
+    then, with d = dv (or dpre_k for W_k, b_k):  dW += d^T x',  db += sum_b d   (no gradient flows
+               into the features: the encoder is frozen)
 
-Which of these papers call what: Vinyals et al. 2015 ("Show and Tell") feed the image once,
-as the first input ("first" here); the initial-state form ("init") is how many re-implementations
-of it read; NeuralTalk (Karpathy and Fei-Fei 2015) adds the image to the first step's hidden
-input; the founding text (and Mao et al.'s m-RNN) give the image to every step ("concat").
+Which paper does what: Vinyals et al. 2015 ("Show and Tell") feed the image once, as the first
+input ("first" here), and report that feeding it at every step overfitted; the initial-state form
+("init") is how many re-implementations of it read; Karpathy and Fei-Fei 2015 (NeuralTalk) add
+the projected image to the recurrence's input at the first step only; the founding text gives it
+to every step ("concat").
 
 There is no attention: attention weighs several vectors (Xu et al. 2015 attend over a 14x14 grid
 of CNN features), but the pooled feature is one vector, so its softmax weight is always 1 and its

@@ -310,7 +310,7 @@ def cache_features(data: CaptionSource, run_dir: Path, progress: bool = False, e
     encoder = ImageEncoder(data.encoder)
     folder = Path(data.images)
     if not folder.is_dir():
-        raise DataError(f"the images folder {folder} does not exist: check the path")
+        raise DataError(f"the images folder {folder} does not exist or is not a folder: check the path")
     meter = DelayedProgress(unit="image") if progress else None
     done = 0
 
