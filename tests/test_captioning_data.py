@@ -86,7 +86,8 @@ def test_split_file_column_and_seeded_default_split_keep_each_image_in_one_part(
     assert [len(seeded[part]) for part in ("train", "val", "test")] == [12, 6, 6]
     assert not set(seeded["train"]) & set(seeded["test"])
     three = default_split(["c", "a", "b", "a"], seed=1)
-    assert sorted(image for images in three.values() for image in images) == ["a", "b", "c"] and all(len(images) == 1 for images in three.values())
+    assert sorted(image for images in three.values() for image in images) == ["a", "b", "c"]
+    assert all(len(images) == 1 for images in three.values())
     twice = tmp_path / "split.json"
     twice.write_text(json.dumps({"train": ["a.jpg", "b.jpg"], "val": ["b.jpg"], "test": []}))
     with pytest.raises(DataError, match="image 'b.jpg' is in both train and val"):
