@@ -21,7 +21,8 @@ def median_seconds(run: Callable[[], object], repeats: int, warmup: int = 1) -> 
     return statistics.median(times)
 
 
-def paired_rounds(runs: dict[str, Callable[[], object]], rounds: int, block: int = 3) -> dict[str, list[float]]:
+def paired_rounds(runs: dict[str, Callable[[], object]], rounds: int, block: int = 3,
+                  clock: Callable[[], float] = time.perf_counter) -> dict[str, list[float]]:
     """Wall times of each ``run`` in ``rounds`` rounds in which the runs take turns.
 
     Taking turns, a slow spell of a shared machine slows both sides of a comparison
@@ -29,6 +30,8 @@ def paired_rounds(runs: dict[str, Callable[[], object]], rounds: int, block: int
     ``block`` times in a row: the first is not timed (straight after the other
     library it finds caches and memory as that one left them; measured here: up to
     2x slower for PyTorch), the round's time is the median of the others.
+    ``clock``: wall time by default; ``time.process_time`` (this process's CPU time) for
+    single-threaded runs on a machine that others keep busy.
     """
     times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(rounds):
@@ -36,9 +39,9 @@ def paired_rounds(runs: dict[str, Callable[[], object]], rounds: int, block: int
             run()
             timed = []
             for _ in range(block - 1):
-                start = time.perf_counter()
+                start = clock()
                 run()
-                timed.append(time.perf_counter() - start)
+                timed.append(clock() - start)
             times[name].append(statistics.median(timed))
     return times
 

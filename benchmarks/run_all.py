@@ -4,9 +4,9 @@
     python benchmarks/run_all.py --quick    # under a minute
 
 Each benchmark prints its own table; the last tables say, target by target, what
-was measured and whether it is met, then the min cells' ratios and layer normalisation's
-(issue 17). Run it on an otherwise idle machine: the figures move with whatever else the
-cores are doing.
+was measured and whether it is met, then the min cells' ratios, layer normalisation's and
+the regularisers' (issue 17). Run it on an otherwise idle machine: the figures move with
+whatever else the cores are doing.
 """
 
 import json
@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 BENCHMARKS = ("bench_layers.py", "bench_train_step.py", "bench_generate.py", "bench_min_rnn.py",
-              "bench_layer_norm.py")
+              "bench_layer_norm.py", "bench_regularisers.py")
 
 
 def targets(figures: dict) -> list[tuple[str, str, bool | None]]:
@@ -61,6 +61,21 @@ def layer_norm_ratios(figures: dict) -> list[tuple[str, str]]:
             ("LN-LSTM / the same cell in torch autograd", f"{lstm['ln_over_torch_ln']:.3f}")]
 
 
+def regulariser_ratios(figures: dict) -> list[tuple[str, str]]:
+    """(what, ratio) of a training step of the LSTM with every regulariser on (issue 17)."""
+    lstm = figures["bench_regularisers.py"]["lstm"]
+    return [("LSTM, all regularisers / none (compiled), 32x50x64x256", f"{lstm['all']['compiled_over_off']:.3f}"),
+            ("LSTM, all regularisers / none (NumPy steps)", f"{lstm['all']['numpy_over_off']:.3f}"),
+            ("LSTM, all regularisers / the same in torch autograd", f"{lstm['all_over_torch']:.3f}")]
+
+
+def print_ratios(title: str, ratios: list[tuple[str, str]]) -> None:
+    print(f"\n===== {title}")
+    width = max(len(name) for name, _ in ratios)
+    for name, ratio in ratios:
+        print(f"{name.ljust(width)}  {ratio}")
+
+
 def main() -> int:
     here = Path(__file__).parent
     options = [arg for arg in sys.argv[1:] if arg == "--quick"]
@@ -80,16 +95,9 @@ def main() -> int:
     for name, measured, met in rows:
         verdict = "n/a   " if met is None else "met   " if met else "MISSED"
         print(f"{name.ljust(width)}  {verdict}  {measured}")
-    print("\n===== min cells, training step time ratios (issue 17)")
-    ratios = min_cell_ratios(figures)
-    width = max(len(name) for name, _ in ratios)
-    for name, ratio in ratios:
-        print(f"{name.ljust(width)}  {ratio}")
-    print("\n===== layer normalisation, training step time ratios (issue 17)")
-    ratios = layer_norm_ratios(figures)
-    width = max(len(name) for name, _ in ratios)
-    for name, ratio in ratios:
-        print(f"{name.ljust(width)}  {ratio}")
+    print_ratios("min cells, training step time ratios (issue 17)", min_cell_ratios(figures))
+    print_ratios("layer normalisation, training step time ratios (issue 17)", layer_norm_ratios(figures))
+    print_ratios("regularisers, training step time ratios (issue 17)", regulariser_ratios(figures))
     return 0
 
 

@@ -116,6 +116,12 @@ def test_stacks_and_bidirectional_layers_are_refused(make, message):
         state_gradient_norms(make(), np.zeros((3, 1, INPUT), np.float32))
 
 
+def test_a_layer_with_zoneout_is_refused_as_the_replay_does_not_mix_its_states():
+    with pytest.raises(ConfigError, match="the layer has zoneout"):
+        state_gradient_norms(LSTM(INPUT, HIDDEN, zoneout_c=0.1), np.zeros((3, 1, INPUT), np.float32))
+    state_gradient_norms(LSTM(INPUT, HIDDEN, recurrent_dropout=0.3), np.zeros((3, 1, INPUT), np.float32))
+
+
 def test_a_badly_shaped_dh_T_is_refused():
     with pytest.raises(ConfigError, match="`dh_T` must have shape"):
         state_gradient_norms(RNN(INPUT, HIDDEN), np.zeros((3, 2, INPUT), np.float32), np.ones((2, 7)))

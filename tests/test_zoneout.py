@@ -11,8 +11,8 @@ def test_training_mix_keeps_exactly_the_drawn_units_and_takes_the_new_value_else
     new = np.random.default_rng(2).standard_normal((4, 6))
     mixed = new.copy()
     zoneout.mix(previous, mixed, 1)
-    kept = zoneout.kept[1]
-    assert 0 < kept.sum() < kept.size
+    kept = zoneout.kept[1] == 1.0
+    assert 0 < kept.sum() < kept.size and set(np.unique(zoneout.kept)) == {0.0, 1.0}
     np.testing.assert_array_equal(mixed[kept], previous[kept])
     np.testing.assert_array_equal(mixed[~kept], new[~kept])
 
@@ -26,22 +26,22 @@ def test_evaluation_mix_is_the_expectation():
     np.testing.assert_allclose(mixed, 0.3 * 2.0 + 0.7 * 10.0)
 
 
-def test_split_sends_each_part_of_the_gradient_through_or_around_and_dead_steps_around():
+def test_the_part_around_the_step_is_d_t_and_all_of_it_past_a_sequence_s_end():
     alive = np.array([[True], [False]])
+    training = Zoneout.draw(np.random.default_rng(0), 0.4, (2, 2, 5), training=True)
+    np.testing.assert_array_equal(training.around(1, None, np.float32), training.kept[1])
+    np.testing.assert_array_equal(training.around(1, alive, np.float32), [training.kept[1, 0], np.ones(5)])
+    evaluation = Zoneout.draw(np.random.default_rng(0), 0.4, (2, 2, 5), training=False)
+    assert evaluation.around(0, None, np.float32) == np.float32(0.4)
+    np.testing.assert_array_equal(evaluation.around(0, alive, np.float32), [[np.float32(0.4)], [1.0]])
+
+
+def test_the_split_keeps_float32_gradients_float32():
+    ds = np.ones((2, 5), np.float32)
     for training in (True, False):
         zoneout = Zoneout.draw(np.random.default_rng(0), 0.4, (2, 2, 5), training=training)
-        through, around = zoneout.split(0, alive, np.float32)
-        total = np.broadcast_to(np.asarray(through, np.float32) + np.asarray(around, np.float32), (2, 5))
-        np.testing.assert_array_equal(total, 1.0)
-        np.testing.assert_array_equal(np.broadcast_to(through, (2, 5))[1], 0.0)     # past the end: all around
-
-
-def test_split_keeps_float32_gradients_float32():
-    zoneout = Zoneout.draw(np.random.default_rng(0), 0.4, (2, 2, 5), training=False)
-    ds = np.ones((2, 5), np.float32)
-    for alive in (None, np.array([[True], [False]])):
-        through, around = zoneout.split(0, alive, np.float32)
-        assert (ds * through).dtype == np.float32 and (ds * around).dtype == np.float32
+        for alive in (None, np.array([[True], [False]])):
+            assert (ds * zoneout.around(0, alive, np.float32)).dtype == np.float32
 
 
 def test_no_zoneout_draws_nothing_and_mixes_nothing():

@@ -80,6 +80,9 @@ def run_layers(layer, x: np.ndarray, hx=None) -> list[SequenceCache]:
     (``h[0]`` the initial one), its other states and gates beside (see ``rnnkit.cells``).
     """
     check_unidirectional(layer)
+    if any(layer.regularisers.zoneout(layer.cell)):     # the one regulariser that acts in evaluation mode
+        raise ConfigError("the layer has zoneout (`zoneout_h`, `zoneout_c`), which the replay does not mix into "
+                          "its states: inspect a layer built without it")
     initial = layer.initial_states(hx, x.shape[1])
     caches = []
     layer_input = np.ascontiguousarray(x)

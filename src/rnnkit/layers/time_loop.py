@@ -203,16 +203,15 @@ def backward_through_time(
 
 
 def zoned_step_backward(step_backward, p, dstate: list, cache: SequenceCache, t: int, dxw, dhw) -> list:
-    """One backward step with zoneout: each state's gradient split into the part through the cell's step,
-    ``through``, and the part around it (padding included, see the module's docstring)."""
+    """One backward step with zoneout: each state's gradient split into the part around the cell's step,
+    ``around`` = d_t * dstate (all of it past a sequence's end), and the rest, which goes through it."""
     alive_t = None if cache.alive is None else cache.alive[t]
-    splits = []
-    for zoneout in cache.zoneout:
+    arounds = []
+    for zoneout, d in zip(cache.zoneout, dstate):
         if zoneout is not None:
-            splits.append(zoneout.split(t, alive_t, dstate[0].dtype))
+            arounds.append(d * zoneout.around(t, alive_t, d.dtype))
         else:
-            splits.append(None if alive_t is None else (alive_t, ~alive_t))
-    dstep = step_backward(p, [d if split is None else d * split[0] for d, split in zip(dstate, splits)],
+            arounds.append(None if alive_t is None else d * ~alive_t)
+    dstep = step_backward(p, [d if around is None else d - around for d, around in zip(dstate, arounds)],
                           cache.cell, t, dxw, dhw)
-    return [d_through if split is None else d_through + d_kept * split[1]
-            for d_through, d_kept, split in zip(dstep, dstate, splits)]
+    return [d_through if around is None else d_through + around for d_through, around in zip(dstep, arounds)]

@@ -30,9 +30,10 @@ class WeightDrop:
 
     @classmethod
     def draw(cls, rng: np.random.Generator, params, p: float) -> WeightDrop:
-        """M from ``rng`` (float64 draws, as the layers' dropout) and the parameters with W~_hh."""
+        """M from ``rng`` (float32 draws, faster than float64's for a G*H x H_out matrix) and the parameters
+        with W~_hh."""
         weight = params["weight_hh"]
-        mask = dropout_mask(rng, weight.shape, p, weight.dtype, uniform_dtype=np.float64)
+        mask = dropout_mask(rng, weight.shape, p, weight.dtype, uniform_dtype=np.float32)
         return cls(mask, {**params, "weight_hh": weight * mask})
 
     def sequence_grads(self, grads: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
