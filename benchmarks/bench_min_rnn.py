@@ -1,7 +1,11 @@
 """minGRU and minLSTM (issue 17): a training step against rnnkit's GRU and LSTM, and against the same cells in torch.
 
-    python benchmarks/bench_min_rnn.py --threads 1     # every config, one thread for both libraries
-    python benchmarks/bench_min_rnn.py --quick         # one config, fewer rounds (seconds)
+    python benchmarks/bench_min_rnn.py            # every config (about a minute)
+    python benchmarks/bench_min_rnn.py --quick    # one config, fewer rounds (about 20 s)
+
+One thread for both libraries unless ``--threads`` says otherwise: with two threads on
+the shared 2-core machine, the ratio against torch moved from 0.14 to 1.5 between
+runs minutes apart (torch spreads its elementwise work over the threads, NumPy does not).
 
 One process, float32, one layer, x (T, B, I) time-major. A training step is forward
 and backward of the recurrent layer (dy = random, as bench_layers.py). Four rnnkit
@@ -153,6 +157,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one config, fewer rounds (seconds)")
     parser.add_argument("--rounds", type=int, default=None, help="rounds per config (median)")
     add_threads_argument(parser)
+    parser.set_defaults(threads=1)
     add_summary_argument(parser)
     args = parser.parse_args()
     set_threads(args.threads)

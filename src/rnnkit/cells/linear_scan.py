@@ -32,7 +32,7 @@ The two ways (``SCANS``):
   -1692 (T = 3000), against 1.3e-7 for the sequential loop (measured against float64).
 
 Which one a layer runs is its ``scan`` option; ``DEFAULT_SCAN`` is the sequential
-loop, which was ~50x faster than the log-space scan on this machine's CPU (the numbers
+loop, which was 10-30x faster than the log-space scan on this machine's CPU (the numbers
 are in ``rnnkit.layers.min_rnn``).
 """
 
