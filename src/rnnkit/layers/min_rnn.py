@@ -48,7 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnnkit.cells.base import flat
-from rnnkit.cells.linear_scan import (DEFAULT_SCAN, check_scan, log_scan, reverse_scan, sequential_scan)
+from rnnkit.cells.linear_scan import DEFAULT_SCAN, check_scan, log_scan, reverse_scan, sequential_scan
 from rnnkit.cells.min_rnn import MinCell, MinGates, MinGRUCell, MinLSTMCell
 from rnnkit.layers.dropout import dropout_mask
 from rnnkit.layers.lengths import check_lengths, valid_steps
@@ -148,7 +148,7 @@ class MinRNNLayer(RecurrentLayer):
         return MinSequenceCache(x, alive, gates, h.astype(self.dtype, copy=False),
                                 decay.astype(self.dtype, copy=False), log_decay)
 
-    def stepper(self, hx=None, batch: int = 1) -> "MinStepper":
+    def stepper(self, hx=None, batch: int = 1) -> MinStepper:
         """A ``MinStepper`` starting from state ``hx``: one step at a time, for generation."""
         return MinStepper(self, hx, batch)
 
