@@ -164,7 +164,8 @@ def test_min_layer_matches_the_papers_parallel_log_space_scan_in_torch(torch, ce
 
 # -- gradients against finite differences --------------------------------------------------------
 
-GRADCHECK_STRUCTURES = [(1, False, False, False), (1, False, True, True), (2, False, False, True), (2, True, True, True)]
+GRADCHECK_STRUCTURES = [(1, False, False, False), (1, False, True, True), (2, False, False, True),
+                        (2, True, True, True)]
 
 
 @pytest.mark.parametrize("scan", SCANS)
