@@ -1,4 +1,4 @@
-"""``rnnkit forecast``: forecasting a series with an LSTM or GRU, against persistence and seasonal naive.
+"""``rnnkit forecast``: forecasting a series with an LSTM, GRU or other cell, against persistence and seasonal naive.
 
     rnnkit forecast train --csv sales.csv --column units --date-column month
     rnnkit forecast train --series airline-passengers     a built-in series
@@ -36,6 +36,7 @@ from rnnkit.cli.flags import field_default, fraction, option, positive, switch
 from rnnkit.data.datasets import default_data_dir
 from rnnkit.data.timeseries import SERIES
 from rnnkit.errors import ConfigError
+from rnnkit.models.char_lm import RECURRENT_LAYERS
 from rnnkit.models.forecaster import ForecasterConfig
 from rnnkit.tasks import backtest, forecasting
 from rnnkit.tasks.backtest import Backtest
@@ -137,7 +138,7 @@ def add_train_flags(parser) -> None:
     switch(group, "--seasonal", "seasonal", field_default(spec, "seasonal"), "difference at the season first")
     option(group, "--scaler", "scaler", field_default(spec, "scaler"), "scaling", choices=sorted(SCALERS))
     group = parser.add_argument_group("model")
-    option(group, "--cell", "cell", field_default(spec, "model.cell"), "recurrent cell", choices=("lstm", "gru"))
+    option(group, "--cell", "cell", field_default(spec, "model.cell"), "recurrent cell", choices=sorted(RECURRENT_LAYERS))
     option(group, "--layers", "num_layers", field_default(spec, "model.num_layers"), "stacked layers",
            type=positive(int))
     option(group, "--hidden", "hidden_size", field_default(spec, "model.hidden_size"), "hidden units",

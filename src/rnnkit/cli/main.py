@@ -1,7 +1,8 @@
 """The ``rnnkit`` command: one subcommand per job, errors as one line.
 
-    rnnkit train [TEXT_FILE ...]      learn a character model (default: rnnkit's own source)
+    rnnkit train [TEXT_FILE ...]      learn a character or word model (default: rnnkit's own source; --dataset ptb)
     rnnkit sample RUN_DIR             generate text (or poems) from it
+    rnnkit eval RUN_DIR               its loss and perplexity on its test text (or any text)
     rnnkit plot RUN_DIR               draw its loss curves
     rnnkit classify train|eval|predict    classify labelled texts (your CSV/TSV; SST-2, ChnSentiCorp built in)
     rnnkit forecast train|eval|predict|backtest    forecast a series (your CSV; four classic series built in)
@@ -32,12 +33,13 @@ import traceback
 
 import numpy as np
 
-from rnnkit.cli import (caption, classify, export, forecast, inspection, music, online, plot, sample, serve, train,
-                        translate)
+from rnnkit.cli import (caption, classify, evaluate, export, forecast, inspection, music, online, plot, sample,
+                        serve, train, translate)
 from rnnkit.cli.flags import BAD_INPUT, INTERNAL_FAILURE, INTERRUPTED, check_dependent_ranges, in_flags
 from rnnkit.errors import RnnkitError
 
-COMMANDS = (train, sample, plot, classify, forecast, translate, music, caption, inspection, online, export, serve)
+COMMANDS = (train, sample, evaluate, plot, classify, forecast, translate, music, caption, inspection, online, export,
+            serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

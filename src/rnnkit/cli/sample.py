@@ -1,4 +1,8 @@
-"""``rnnkit sample``: generate text, or Chinese poems, from a trained character model."""
+"""``rnnkit sample``: generate text, or Chinese poems, from a trained language model.
+
+A character model writes characters; a word model writes words, joined by spaces, a line
+break for each ``<eos>``.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from rnnkit.cli.flags import finish, non_negative, positive, with_default
+from rnnkit.data.word_vocab import split_words
 from rnnkit.errors import ConfigError, DataError
 from rnnkit.tasks import language_model
 from rnnkit.tasks.poems import generate_poem
@@ -25,14 +30,14 @@ def register(subcommands) -> None:
                         help="which checkpoint of a run directory (default: best)")
     parser.add_argument("--prime", default="", help="text the model reads before writing")
     parser.add_argument("--skip-unknown", action="store_true",
-                        help="drop prime characters the model has never seen instead of stopping")
+                        help="drop prime characters (or words) the model has never seen instead of stopping")
     parser.add_argument("--length", type=non_negative(int), default=SAMPLE_LENGTH,
-                        help=with_default("characters to write", SAMPLE_LENGTH))
+                        help=with_default("tokens (characters or words) to write", SAMPLE_LENGTH))
     parser.add_argument("--temperature", type=positive(float),
                         help=with_default("below 1 safer, above 1 wilder", language_model.SAMPLE_TEMPERATURE))
     parser.add_argument("--top-k", type=non_negative(int), default=0, dest="top_k",
                         help=with_default("draw among the k likeliest, 0 all", 0))
-    parser.add_argument("--greedy", action="store_true", help="always take the likeliest character")
+    parser.add_argument("--greedy", action="store_true", help="always take the likeliest character (or word)")
     parser.add_argument("--seed", type=non_negative(int), help="random seed (default: different each time)")
     poem = parser.add_argument_group("poems (models trained on tang_poems.tsv --column poem)")
     poem.add_argument("--poem", type=int, choices=(5, 7), help="write a poem of 5- or 7-character lines")
@@ -49,6 +54,9 @@ def run_sample(args: argparse.Namespace) -> int:
     model, vocab = run.model, run.spec.vocab
     rng = np.random.default_rng(args.seed)
     if args.poem or args.acrostic:
+        if vocab.kind != "chars":
+            raise ConfigError("poems are written one character at a time: sample them from a character model "
+                              "(this one writes words)")
         lines = args.lines or (len(args.acrostic) if args.acrostic else 4)
         poem = generate_poem(model, vocab, args.poem or 7, lines, args.acrostic, temperature, args.top_k, rng)
         print(f"sampling from {run.source}", file=sys.stderr)
@@ -85,17 +93,20 @@ def check_options(args: argparse.Namespace) -> None:
 
 
 def known_prime(prime: str, vocab, skip_unknown: bool) -> str:
-    """``prime`` if the model knows all its characters; without the unknown ones under --skip-unknown."""
+    """``prime`` if the model knows all its tokens; without the unknown ones under --skip-unknown. (A word
+    model with ``<unk>`` knows every word: the prime is what it reads, unknown words as ``<unk>``.)"""
     if not prime:
         return ""
+    token = "character" if vocab.kind == "chars" else "word"
     try:
         known = vocab.decode(vocab.encode(prime, unknown="skip" if skip_unknown else "error"))
     except DataError as error:
-        unknown = sorted(set(prime) - set(vocab.characters))
-        shown = "".join(unknown[:20]) + ("..." if len(unknown) > 20 else "")
-        raise ConfigError(f"--prime has {len(unknown)} character(s) the model has never seen ({shown!r}): "
+        tokens = prime if vocab.kind == "chars" else split_words(prime)
+        unknown = sorted(set(tokens) - set(vocab.tokens))
+        shown = ("" if vocab.kind == "chars" else " ").join(unknown[:20]) + ("..." if len(unknown) > 20 else "")
+        raise ConfigError(f"--prime has {len(unknown)} {token}(s) the model has never seen ({shown!r}): "
                           "remove them, or pass --skip-unknown to drop them") from error
     if not known:
-        raise ConfigError("no character of --prime is in the model's vocabulary: "
-                          "prime with characters of its training text")
+        raise ConfigError(f"no {token} of --prime is in the model's vocabulary: "
+                          f"prime with {token}s of its training text")
     return known

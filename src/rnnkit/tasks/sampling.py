@@ -1,4 +1,4 @@
-"""Generating text one character at a time from a trained language model.
+"""Generating text one token (a character, or a word) at a time from a trained language model.
 
 At each step the model turns the last character and its state into scores
 ``logits`` over the vocabulary, and the next character is drawn from
@@ -83,17 +83,22 @@ class Generator:
 
 def generate(model, vocab, length: int, prime: str = "", temperature: float = 1.0, top_k: int = 0,
              greedy: bool = False, rng=None) -> Iterator[str]:
-    """Yield ``length`` generated characters, one at a time, after reading ``prime``.
+    """Yield ``length`` generated tokens, one at a time, after reading ``prime``: each as the text it adds
+    (``vocab.continuation``: a character; a space and a word, or a line break for a word model's ``<eos>``).
 
-    Without a prime the model starts after a newline (or its first character when
-    the vocabulary has none).
+    Without a prime (or one without a token) the model starts after ``vocab.start_ids()``: a newline, or
+    ``<eos>`` (or the vocabulary's first token when it has neither).
     """
     check_sampling_options(temperature, top_k, len(vocab))
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     generator = Generator(model)
-    start = prime or ("\n" if "\n" in vocab.characters else vocab.decode([0]))
-    generator.feed(vocab.encode(start))
+    ids = vocab.encode(prime) if prime else vocab.start_ids()
+    if not len(ids):
+        ids = vocab.start_ids()
+    generator.feed(ids)
+    previous = int(ids[-1]) if prime else None
     for _ in range(length):
         token = next_id(generator.logits, rng, temperature, top_k, greedy)
         generator.feed([token])                             # checks that the id is in the vocabulary
-        yield vocab.characters[token]
+        yield vocab.continuation(token, previous)
+        previous = token
