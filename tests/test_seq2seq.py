@@ -6,6 +6,7 @@ import pytest
 from rnnkit.data.padding import pad_batch
 from rnnkit.errors import ConfigError
 from rnnkit.gradcheck import gradcheck, relative_error
+from rnnkit.models.decoding import beam_search, greedy
 from rnnkit.models.seq2seq import BOS_ID, EOS_ID, Seq2Seq, Seq2SeqConfig, TranslationBatch, label_smoothed_cross_entropy
 
 SOURCES = [[4, 5, 6], [7, 4], [5, 6, 7, 8]]
@@ -48,6 +49,8 @@ GRADCHECK_CASES = [
     ("gru", "additive", True, "linear", 2, True, False, 0.1, 0.0),
     ("gru", "dot", True, "zeros", 1, False, True, 0.0, 0.3),
     ("gru", "general", False, "linear", 1, True, False, 0.1, 0.0),
+    ("lstm", "none", False, "linear", 2, True, False, 0.1, 0.0),
+    ("gru", "none", False, "linear", 1, False, True, 0.0, 0.3),
 ]
 CASE_IDS = ["-".join(str(field) for field in case) for case in GRADCHECK_CASES]
 
@@ -112,6 +115,9 @@ def torch_reference(torch, model: Seq2Seq, batch: TranslationBatch):
         arguments = (step_input[None],) if state is None else (step_input[None], state)
         output, state = torch.func.functional_call(decoder, prefixed("decoder."), arguments)
         s = output[0]                                                           # (B, H)
+        if config.attention == "none":                                          # h~_t = s_t
+            attentional.append(s)
+            continue
         if config.attention == "dot":
             scores = torch.einsum("bq,bjq->bj", s, memory)
         elif config.attention == "general":
@@ -174,6 +180,21 @@ def test_label_smoothing_is_torch_cross_entropy_with_label_smoothing(torch):
     assert relative_error(grad, logits_t.grad.numpy()) < 1e-13
 
 
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_seq2seq_without_attention_matches_torch_autograd(torch, cell):
+    model = tiny_model(scale=0, cell=cell, attention="none", input_feeding=False, num_layers=2)
+    batch = tiny_batch()
+    model.zero_grad()
+    loss, dlogits = model.loss(model(batch.source, batch.source_lengths, batch.target_inputs), batch)
+    model.backward(dlogits)
+    loss_t, _, params_t = torch_reference(torch, model, batch)
+    loss_t.backward()
+    assert "attention.weight_a" not in model.grads and "combine.weight" not in model.grads
+    assert abs(loss - loss_t.item()) < 1e-12 * abs(loss_t.item())
+    assert max(relative_error(model.grads[name], params_t[name].grad.numpy()) for name in model.grads) < 1e-10
+    assert np.abs(model.grads["encoder.weight_ih_l0"]).max() > 0       # the source is reached through the bridge
+
+
 # -- behaviour ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("feeding", [True, False], ids=["feeding", "nofeeding"])
 def test_padded_batch_gives_each_pair_its_own_logits(feeding):
@@ -196,6 +217,19 @@ def test_stepper_gives_forward_logits_one_token_at_a_time(cell, feeding):
     stepped = np.stack([stepper(ids) for ids in batch.target_inputs])
     np.testing.assert_allclose(stepped, logits, atol=1e-12)
     assert stepper.attention.shape == (len(SOURCES), batch.source.shape[0])
+
+
+def test_stepper_without_attention_gives_forward_logits_and_no_weights():
+    model = tiny_model(attention="none", input_feeding=False, num_layers=2).eval()
+    batch = tiny_batch()
+    logits = model(batch.source, batch.source_lengths, batch.target_inputs)
+    stepper = model.stepper(batch.source, batch.source_lengths)
+    np.testing.assert_allclose(np.stack([stepper(ids) for ids in batch.target_inputs]), logits, atol=1e-12)
+    assert stepper.attention is None
+    hypotheses = beam_search(model, batch.source, batch.source_lengths, 3, max_length=6)
+    assert all(n_best[0].attention is None for n_best in hypotheses)
+    assert [h.tokens for h in greedy(model, batch.source, batch.source_lengths, max_length=6)] == \
+        [n_best[0].tokens for n_best in beam_search(model, batch.source, batch.source_lengths, 1, max_length=6)]
 
 
 def test_stepper_select_reorders_and_drops_rows():
@@ -238,6 +272,8 @@ def test_config_round_trips_through_json():
     (dict(tied_embeddings=True, embedding_dim=8), "`tied_embeddings` needs `embedding_dim` = `hidden_size`"),
     (dict(label_smoothing=1.0), "`label_smoothing` must be in"),
     (dict(attention_size=-1), "`attention_size` must be 0"),
+    (dict(attention="none"), "with `attention`='none' set `input_feeding` false"),
+    (dict(attention="none", input_feeding=False, bridge="zeros"), "the decoder never sees the source"),
 ])
 def test_bad_options_are_one_line_config_errors(options, message):
     with pytest.raises(ConfigError, match=message) as error:

@@ -91,7 +91,7 @@ def translation_decoding(model: Seq2Seq, source: np.ndarray, source_lengths: np.
     """The ``Decoding`` of a (S, B) batch of source sentences (checked) by a ``Seq2Seq``."""
     lengths, limits = _check_source(model, source, source_lengths, max_length, alpha)
     return Decoding(model, lambda items, repeats: model.stepper(source[:, items], lengths[items], repeats),
-                    limits, lengths)
+                    limits, lengths if model.config.attends else None)
 
 
 def length_penalty(length: int | np.ndarray, alpha: float):

@@ -23,6 +23,11 @@ trained with ``label_smoothed_cross_entropy`` over the target tokens. Backward, 
     df_k         = (ds0_k * (1 - s0_k^2)) W_b           the bridge
     dh_j         = the attention's dvalues (keys' part included); then the encoder's BPTT and dE_src
 
+``attention="none"`` (Sutskever et al. 2014, with Cho et al.'s bridge) drops the attention and
+combine rows: h~_t = s_t, the decoder sees the source only through s0 (so it needs the
+linear bridge and no input feeding), and the encoder's outputs h_j get no gradient but that
+of its final states; it measures what attention adds.
+
 The decoder (embedding, stack, attention, combine, output; the all-steps and the stepped
 loops; the stepper) is ``rnnkit.models.decoder.ConditionedDecoder``, shared with the image
 captioner: here it is conditioned by the bridge's s0 and the encoder's memory.
@@ -64,6 +69,7 @@ from rnnkit.models.json_config import (
 )
 
 BRIDGES = ("linear", "zeros")
+NO_ATTENTION = "none"                    # the decoder reads the source only through the bridge's s0
 
 
 @dataclass
@@ -76,7 +82,7 @@ class Seq2SeqConfig(JsonConfig):
     num_layers: int = 1                  # of the encoder and of the decoder
     bidirectional: bool = True           # the encoder
     bridge: str = "linear"               # linear | zeros: the decoder's initial state
-    attention: str = "general"           # additive | dot | general
+    attention: str = "general"           # additive | dot | general | none
     attention_size: int = 0              # the additive form's hidden size; 0: hidden_size
     input_feeding: bool = True
     tied_embeddings: bool = False        # output weights = target embeddings (embedding_dim = hidden_size)
@@ -85,7 +91,7 @@ class Seq2SeqConfig(JsonConfig):
 
     def __post_init__(self):
         for name, value, choices in (("cell", self.cell, CELLS), ("bridge", self.bridge, BRIDGES),
-                                     ("attention", self.attention, FORMS)):
+                                     ("attention", self.attention, (*FORMS, NO_ATTENTION))):
             if value not in choices:
                 raise ConfigError(f"unknown `{name}` {value!r}: choose one of {', '.join(choices)}")
         check_size_from_data(self, "source_vocab_size")
@@ -101,6 +107,17 @@ class Seq2SeqConfig(JsonConfig):
                               f"{self.embedding_dim} and {self.hidden_size}")
         check_probability("label_smoothing", self.label_smoothing)
         check_probability("dropout", self.dropout)
+        if self.attention == NO_ATTENTION:
+            if self.input_feeding:
+                raise ConfigError("`input_feeding` feeds the attentional state h~: with `attention`='none' "
+                                  "set `input_feeding` false")
+            if self.bridge == "zeros":
+                raise ConfigError("with `attention`='none' and `bridge`='zeros' the decoder never sees the "
+                                  "source: choose the linear bridge")
+
+    @property
+    def attends(self) -> bool:
+        return self.attention != NO_ATTENTION
 
 
 @dataclass(frozen=True)
@@ -117,8 +134,9 @@ class TranslationBatch(Targets):
 class EncodedSource:
     """The encoder's work for a batch, as the decoder reads it: the attention's memory and the initial state."""
 
-    memory: Memory
+    memory: Memory | None                     # None without attention
     initial_state: list[np.ndarray] | None    # per state (h, c), (num_layers, B, H); None: zeros
+    values_shape: tuple[int, ...]             # (S, B, H), the encoder's outputs h_j
 
 
 class Seq2Seq(ConditionedDecoder):
@@ -141,7 +159,8 @@ class Seq2Seq(ConditionedDecoder):
             if config.cell == "lstm":
                 self.bridge_c = Linear(H, H, dtype=dtype, rng=rng)
         self.build_decoder(config.cell, config.target_vocab_size, E, H, config.num_layers, p, dtype, rng,
-                           attention=config.attention, attention_size=config.attention_size,
+                           attention=config.attention if config.attends else None,
+                           attention_size=config.attention_size,
                            input_feeding=config.input_feeding, tied_embeddings=config.tied_embeddings)
         self._encoded: EncodedSource | None = None
 
@@ -160,7 +179,8 @@ class Seq2Seq(ConditionedDecoder):
         if source.ndim != 2:
             raise ValueError(f"source must be a (S, B) array of token ids, got shape {source.shape}")
         values, finals = self.encoder(self.source_dropout(self.source_embedding(source)), None, source_lengths)
-        return EncodedSource(self.attention.memory(values, source_lengths), self._bridge(finals))
+        memory = self.attention.memory(values, source_lengths) if self.config.attends else None
+        return EncodedSource(memory, self._bridge(finals), values.shape)
 
     def _bridge(self, finals) -> list[np.ndarray] | None:
         """s0 = tanh(f W_b^T + b_b) per state, f (num_layers, B, H) the encoder's layers, directions joined."""
@@ -181,7 +201,10 @@ class Seq2Seq(ConditionedDecoder):
             raise RuntimeError("Seq2Seq.backward called before forward")
         grads = self.decode_backward(dlogits)
         dfinals = self._bridge_backward(grads.initial_state, encoded.initial_state)
-        dvalues = self.attention.memory_backward(encoded.memory, grads.memory)
+        if self.config.attends:
+            dvalues = self.attention.memory_backward(encoded.memory, grads.memory)
+        else:                                   # the outputs h_j reach nothing but the bridge's final states
+            dvalues = np.zeros(encoded.values_shape, self.dtype)
         dsource, _ = self.encoder.backward(dvalues, dfinals)
         self.source_embedding.backward(self.source_dropout.backward(dsource))
 
