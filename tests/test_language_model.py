@@ -173,6 +173,18 @@ def test_a_float64_run_trains_and_samples(tmp_path):
     assert len("".join(language_model.sample(run, 5, rng=0))) == 5
 
 
+@pytest.mark.parametrize("cell", ["mingru", "minlstm"])
+def test_a_min_cell_run_loads_and_samples(tmp_path, cell):
+    corpus = write_corpus(tmp_path)
+    spec = tiny_spec(corpus)
+    spec = replace(spec, model=replace(spec.model, cell=cell, num_layers=2))
+    language_model.train(spec, TrainConfig(max_steps=2, sample_every=0), tmp_path / "run", progress=False,
+                         echo=quiet)
+    run = language_model.load_run(tmp_path / "run")
+    assert "rnn.weight_ih_l1" in run.model.parameters() and "rnn.weight_hh_l0" not in run.model.parameters()
+    assert len("".join(language_model.sample(run, 5, rng=0))) == 5
+
+
 DAMAGED_SPECS = {
     "encoding not a string": lambda spec: spec["corpus"].update(encoding={"utf": 8}),
     "encoding a list": lambda spec: spec["corpus"].update(encoding=["utf-8"]),

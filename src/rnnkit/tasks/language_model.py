@@ -143,8 +143,8 @@ class LanguageModelSpec:
         shapes = {name: getattr(value, "shape", None) for name, value in stored.items()}
         decoder = "embedding.weight" if config.tie_weights else "decoder.weight"
         fits = (shapes.get(decoder) == (config.vocab_size, config.hidden_size)
-                and f"rnn.weight_hh_l{config.num_layers - 1}" in shapes
-                and f"rnn.weight_hh_l{config.num_layers}" not in shapes
+                and f"rnn.weight_ih_l{config.num_layers - 1}" in shapes      # every cell has W_ih (min cells
+                and f"rnn.weight_ih_l{config.num_layers}" not in shapes      # have no W_hh)
                 and (not config.embedding_dim
                      or shapes.get("embedding.weight") == (config.vocab_size, config.embedding_dim)))
         if not fits:
@@ -370,16 +370,17 @@ def _resume(run_dir: Path, changes: dict, where: Moved, progress: bool, echo) ->
         raise ConfigError(f"the corpus {spec.corpus.describe()} is not the text the run started "
                           "with (its SHA-256 differs): resume needs the same text")
     ids = encode_corpus(spec.corpus, spec.vocab, length, Path(run_dir))
-    val_ids = held_out_ids(spec, "valid")[0] if spec.valid is not None else None
+    val_ids = held_out_ids(spec, "valid", "valid_files")[0] if spec.valid is not None else None
     return runs.fit(training_task(spec, model, ids, val_ids), spec, config, Path(run_dir), resume=True,
                     new_lr=changes.get("lr"), progress=progress, echo=echo)
 
 
-def held_out_ids(spec: LanguageModelSpec, part: str) -> tuple[np.ndarray, CorpusSource]:
-    """The ids of the run's own validation or test text, checked to be the text it recorded."""
+def held_out_ids(spec: LanguageModelSpec, part: str, argument: str) -> tuple[np.ndarray, CorpusSource]:
+    """The ids of the run's own validation or test text, checked to be the text it recorded; ``argument``
+    names where to say the text is now, should it have moved."""
     source, recorded = getattr(spec, part), getattr(spec, f"{part}_sha256")
     for path in source.files:
-        runs.check_same_file(path, None, f"{part}_files")
+        runs.check_same_file(path, None, argument)
     ids, sha256 = read_ids(source, spec.vocab)
     if recorded is not None and sha256 != recorded:
         raise ConfigError(f"the {part} text {source.describe()} is not the one the run recorded (its SHA-256 "
@@ -462,7 +463,7 @@ def evaluate(run: runs.TrainedRun, part: str = "test", out_dir: Path | None = No
 def _part_ids(spec: LanguageModelSpec, part: str) -> tuple[np.ndarray, CorpusSource]:
     """The ids of the run's validation or test text."""
     if getattr(spec, part) is not None:
-        return held_out_ids(spec, part)
+        return held_out_ids(spec, part, "files")
     if part == "test":
         raise ConfigError("the run has no test text: give a text to score (`files`)")
     for path in spec.corpus.files:
