@@ -107,3 +107,18 @@ def test_missing_pairs_and_bad_model_flags_are_one_line_errors(tmp_path, capsys)
     assert "--tie-embeddings" in error and "--embedding" in error and "--hidden" in error
     assert main(["translate", "train", "--out", str(tmp_path / "run2"), "--no-progress"]) == 2
     assert "--pairs" in one_line_error(capsys.readouterr().err)
+
+
+def test_a_model_without_attention_trains_translates_and_has_no_map(tmp_path, capsys):
+    data = write_pairs(tmp_path / "pairs.tsv")
+    run_dir = tmp_path / "run"
+    assert main(["translate", "train", "--pairs", str(data), "--out", str(run_dir), "--max-steps", "4",
+                 "--attention", "none", *FAST]) == 0
+    spec = json.loads(next((run_dir / "checkpoints").glob("step-*/meta.json")).read_text())["meta"]["spec"]
+    assert (spec["model_config"]["attention"], spec["model_config"]["input_feeding"]) == ("none", False)
+    capsys.readouterr()
+    assert main(["translate", "predict", str(run_dir), "the big cat .", "--beam", "2"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 1
+    assert main(["translate", "attention", str(run_dir), "the big cat .", "--out", str(tmp_path / "a.png")]) == 2
+    assert "no attention" in one_line_error(capsys.readouterr().err)
+    assert not (tmp_path / "a.png").exists()

@@ -23,7 +23,7 @@ from rnnkit.cli.classify import stdin_texts
 from rnnkit.cli.flags import field_default, fraction, option, positive
 from rnnkit.data.datasets import default_data_dir
 from rnnkit.errors import ConfigError
-from rnnkit.models.seq2seq import Seq2SeqConfig
+from rnnkit.models.seq2seq import ATTENTIONS, NO_ATTENTION, Seq2SeqConfig
 from rnnkit.tasks import translation
 from rnnkit.tasks.runs import default_run_dir
 from rnnkit.tasks.translation import PAIRS_DATASETS, PairsSource, TranslationSpec
@@ -77,8 +77,9 @@ def register_train(actions) -> None:
            "stacked layers of encoder and decoder", type=positive(int))
     option(group, "--embedding", "embedding_dim", field_default(spec, "model.embedding_dim"), "embedding size",
            type=positive(int))
-    option(group, "--attention", "attention", field_default(spec, "model.attention"), "attention score",
-           choices=("additive", "dot", "general"))
+    option(group, "--attention", "attention", field_default(spec, "model.attention"),
+           "attention score; none: no attention (and so no input feeding), the source only through the bridge",
+           choices=ATTENTIONS)
     group.add_argument("--no-input-feeding", action="store_false", dest="input_feeding",
                        help="do not feed h~_{t-1} to the decoder (default: input feeding)")
     option(group, "--label-smoothing", "label_smoothing", field_default(spec, "model.label_smoothing"),
@@ -150,7 +151,8 @@ def run_train(args) -> int:
         spec = TranslationSpec(
             pairs_source(args),
             Seq2SeqConfig(cell=args.cell, embedding_dim=args.embedding_dim, hidden_size=args.hidden_size,
-                          num_layers=args.num_layers, attention=args.attention, input_feeding=args.input_feeding,
+                          num_layers=args.num_layers, attention=args.attention,
+                          input_feeding=args.input_feeding and args.attention != NO_ATTENTION,
                           tied_embeddings=args.tied_embeddings, label_smoothing=args.label_smoothing,
                           dropout=args.dropout),
             source_tokenizer=args.source_tokenizer, target_tokenizer=args.target_tokenizer,

@@ -70,6 +70,7 @@ from rnnkit.models.json_config import (
 
 BRIDGES = ("linear", "zeros")
 NO_ATTENTION = "none"                    # the decoder reads the source only through the bridge's s0
+ATTENTIONS = (*FORMS, NO_ATTENTION)
 
 
 @dataclass
@@ -91,7 +92,7 @@ class Seq2SeqConfig(JsonConfig):
 
     def __post_init__(self):
         for name, value, choices in (("cell", self.cell, CELLS), ("bridge", self.bridge, BRIDGES),
-                                     ("attention", self.attention, (*FORMS, NO_ATTENTION))):
+                                     ("attention", self.attention, ATTENTIONS)):
             if value not in choices:
                 raise ConfigError(f"unknown `{name}` {value!r}: choose one of {', '.join(choices)}")
         check_size_from_data(self, "source_vocab_size")

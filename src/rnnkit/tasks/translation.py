@@ -433,6 +433,8 @@ def attention(run: runs.TrainedRun, sentence: str, out_png: Path, beam: int = 5,
     tokens), written to ``out_png``."""
     _check_decoding(beam)
     spec = run.spec
+    if not spec.model.attends:
+        raise ConfigError(f"{run.path}: the model has no attention (`attention`='none'): there is no map to draw")
     source = _source_ids(spec, [sentence])[0]
     best = decode(run, [source], beam, 1, alpha)[0][0]
     output = display_tokens([*best.tokens, EOS_ID], spec.target_vocab)
