@@ -42,6 +42,15 @@ def default_data_dir() -> Path:
     return Path(os.environ.get(DATA_DIR_VARIABLE, DEFAULT_DATA_DIR))
 
 
+def dataset_folder(folder: str, data_dir: str | os.PathLike | None = None) -> Path:
+    """A built-in dataset's ``folder`` in ``data_dir`` (default ``default_data_dir()``); DataError if absent."""
+    path = Path(default_data_dir() if data_dir is None else data_dir) / folder
+    if not path.is_dir():
+        raise DataError(f"{path} not found: set {DATA_DIR_VARIABLE} or pass `data_dir`, the folder that holds "
+                        f"{folder}/")
+    return path
+
+
 @dataclass(frozen=True)
 class TextDataset:
     """A built-in labelled text dataset."""
@@ -109,10 +118,7 @@ class CaptionDataset:
 
     def paths(self, data_dir: str | os.PathLike | None = None) -> dict[str, Path]:
         """Its files in ``data_dir`` (default ``default_data_dir()``); the folder must be there."""
-        folder = Path(default_data_dir() if data_dir is None else data_dir) / self.folder
-        if not folder.is_dir():
-            raise DataError(f"{folder} not found: set {DATA_DIR_VARIABLE} or pass `data_dir`, the folder that holds "
-                            f"{self.folder}/")
+        folder = dataset_folder(self.folder, data_dir)
         return {name: folder / path for name, path in self.files.items()}
 
 
@@ -144,10 +150,7 @@ class CorpusDataset:
 
     def paths(self, data_dir: str | os.PathLike | None = None) -> dict[str, Path]:
         """Its files in ``data_dir`` (default ``default_data_dir()``); the folder must be there."""
-        folder = Path(default_data_dir() if data_dir is None else data_dir) / self.folder
-        if not folder.is_dir():
-            raise DataError(f"{folder} not found: set {DATA_DIR_VARIABLE} or pass `data_dir`, the folder that holds "
-                            f"{self.folder}/")
+        folder = dataset_folder(self.folder, data_dir)
         return {part: folder / name for part, name in self.files.items()}
 
 
