@@ -59,8 +59,13 @@ def test_words_train_then_sample_then_eval(tmp_path, texts, capsys):
     assert test_line.startswith("tiny.train test: ") and perplexity == pytest.approx(math.exp(loss), rel=1e-3)
     results = json.loads((run / "results.json").read_text(encoding="utf-8"))
     assert results["tiny.train-test"]["tokens"] == (7 + 7 + 8) * 5 + 4 - 1    # every word and <eos> after the first
-    assert main(["eval", str(run), "--text", str(texts["valid"]), "--split", "valid"]) == 0
+    assert main(["eval", str(run), "--text", str(texts["valid"])]) == 0
     assert capsys.readouterr().out.startswith("tiny.valid: loss")
+    assert main(["eval", str(run), "--text", str(texts["valid"]), "--split", "valid"]) == 2
+    assert "--text scores the texts given, not the run's own: drop --split" in one_line_error(capsys.readouterr().err)
+    texts["test"].rename(texts["test"].with_suffix(".moved"))
+    assert main(["eval", str(run)]) == 2
+    assert "if the data moved, give its new place as --text" in one_line_error(capsys.readouterr().err)
 
 
 def test_unk_and_eos_of_a_ptb_style_text(tmp_path, texts, capsys):

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from rnnkit.cli import flags
+from rnnkit.errors import ConfigError
 from rnnkit.tasks import language_model
 from rnnkit.tasks.runs import report_dir
 from rnnkit.training.progress import DelayedProgress
@@ -30,7 +31,7 @@ def register(subcommands) -> None:
     parser.add_argument("run_dir", type=Path, metavar="RUN_DIR_OR_CHECKPOINT")
     parser.add_argument("--which", choices=("best", "last"), default="best",
                         help="which checkpoint of a run directory (default: best)")
-    parser.add_argument("--split", dest="part", choices=language_model.PARTS, default="test",
+    parser.add_argument("--split", dest="part", choices=language_model.PARTS,
                         help="the run's own validation or test text (default: test)")
     parser.add_argument("--text", dest="files", nargs="+", metavar="TEXT_FILE",
                         help="score these texts (joined) instead")
@@ -42,13 +43,16 @@ def register(subcommands) -> None:
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    if args.files and (args.part or args.data_dir):
+        raise ConfigError(f"--text scores the texts given, not the run's own: drop "
+                          f"{'--split' if args.part else '--data-dir'}")
     run = language_model.load_run(args.run_dir, args.which)
     notes = [f"using {run.source}"]
-    scores = language_model.evaluate(run, args.part, report_dir([args.run_dir], args.out), args.files,
+    scores = language_model.evaluate(run, args.part or "test", report_dir([args.run_dir], args.out), args.files,
                                      args.data_dir, echo=notes.append,
                                      progress=DelayedProgress(unit=run.spec.vocab.unit))
     name = Path(args.files[0]).stem if args.files else run.spec.name
-    print_scores(scores, name, None if args.files else args.part, run.spec.vocab.unit)
+    print_scores(scores, name, None if args.files else args.part or "test", run.spec.vocab.unit)
     for note in notes:
         print(note, file=sys.stderr)
     return 0

@@ -61,10 +61,10 @@ def register(subcommands) -> None:
     data.add_argument("--data-dir", type=Path, dest="data_dir",
                       help="folder of the built-in datasets (default: $RNNKIT_DATA or ../shared/data); with "
                            "--resume: where the run's dataset is now")
-    data.add_argument("--valid-file", dest="valid_file", metavar="FILE",
+    data.add_argument("--valid-file", dest="valid_files", metavar="FILE",
                       help="a validation text of its own, instead of the end of TEXT_FILE; with --resume: the run's, "
                            "moved here")
-    data.add_argument("--test-file", dest="test_file", metavar="FILE",
+    data.add_argument("--test-file", dest="test_files", metavar="FILE",
                       help="a test text, scored at the end; with --resume: the run's, moved here")
     option(data, "--encoding", "encoding", field_default(CorpusSource, "encoding"), "text encoding of the files")
     option(data, "--column", "column", field_default(CorpusSource, "column"),
@@ -103,10 +103,10 @@ def register(subcommands) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     if args.resume:
-        flags.check_resume_flags(args, allowed=("files", "valid_file", "test_file", "data_dir"))
+        flags.check_resume_flags(args, allowed=("files", "valid_files", "test_files", "data_dir"))
         result = language_model.resume(args.resume, flags.resume_changes(args), files=args.files or None,
                                        progress=not args.no_progress, echo=status,
-                                       valid_files=listed(args.valid_file), test_files=listed(args.test_file),
+                                       valid_files=listed(args.valid_files), test_files=listed(args.test_files),
                                        data_dir=args.data_dir)
     else:
         spec = new_spec(args)
@@ -118,8 +118,8 @@ def run_train(args: argparse.Namespace) -> int:
     if result.stop_reason == "interrupted" or last is None:
         return flags.INTERRUPTED if result.stop_reason == "interrupted" else 0
     if last.spec.test is not None:
-        evaluate_best(result.run_dir, args.data_dir if args.resume else None,
-                      listed(args.valid_file) if args.resume else None, listed(args.test_file) if args.resume else None)
+        moved = (args.data_dir, listed(args.valid_files), listed(args.test_files)) if args.resume else (None,) * 3
+        evaluate_best(result.run_dir, *moved)
     if args.sample_length:
         print_sample(last, args.sample_length)
     return 0
@@ -137,23 +137,23 @@ def new_spec(args) -> LanguageModelSpec:
                          tie_weights=args.tie_weights, init_range=args.init_range)
     options = {"model": model, "batch_size": args.batch_size, "seq_len": args.seq_len, "dtype": args.dtype}
     if args.dataset:
-        if args.files or args.valid_file or args.test_file:
+        if args.files or args.valid_files or args.test_files:
             raise ConfigError("give either TEXT_FILE (with --valid-file, --test-file) or --dataset NAME, not both")
         if args.val_fraction is not None:
             raise ConfigError(f"--dataset {args.dataset} validates on its own validation text: drop --val-fraction")
         tokens = args.tokens or corpus_dataset(args.dataset).tokens
         return language_model.built_in(args.dataset, args.data_dir or default_data_dir(), tokens=tokens, **options)
-    if args.test_file and not args.files:
+    if args.test_files and not args.files:
         raise ConfigError("--test-file scores a model of TEXT_FILE: give the training text too")
-    if args.valid_file and args.val_fraction is not None:
+    if args.valid_files and args.val_fraction is not None:
         raise ConfigError("--valid-file is the validation text: drop --val-fraction")
     held_out = {part: CorpusSource.from_paths([path], args.encoding, args.column) if path else None
-                for part, path in (("valid", args.valid_file), ("test", args.test_file))}
-    val_fraction = 0.0 if args.valid_file else field_default(LanguageModelSpec, "val_fraction") \
-        if args.val_fraction is None else args.val_fraction
+                for part, path in (("valid", args.valid_files), ("test", args.test_files))}
+    val_fraction = args.val_fraction if args.val_fraction is not None else 0.0 if args.valid_files else \
+        field_default(LanguageModelSpec, "val_fraction")
+    tokens = args.tokens or field_default(LanguageModelSpec, "tokens")
     return LanguageModelSpec(CorpusSource.from_paths(args.files, args.encoding, args.column),
-                             val_fraction=val_fraction, tokens=args.tokens or field_default(LanguageModelSpec, "tokens"),
-                             **held_out, **options)
+                             val_fraction=val_fraction, tokens=tokens, **held_out, **options)
 
 
 def stop_summary(result, unit: str) -> str:
