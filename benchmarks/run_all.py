@@ -4,9 +4,9 @@
     python benchmarks/run_all.py --quick    # under a minute
 
 Each benchmark prints its own table; the last tables say, target by target, what
-was measured and whether it is met, then the min cells' ratios, layer normalisation's and
-the regularisers' (issue 17). Run it on an otherwise idle machine: the figures move with
-whatever else the cores are doing.
+was measured and whether it is met, then the min cells' ratios, layer normalisation's,
+the regularisers' and the PTB word model's (issue 17). Run it on an otherwise idle machine:
+the figures move with whatever else the cores are doing.
 """
 
 import json
@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 BENCHMARKS = ("bench_layers.py", "bench_train_step.py", "bench_generate.py", "bench_min_rnn.py",
-              "bench_layer_norm.py", "bench_regularisers.py")
+              "bench_layer_norm.py", "bench_regularisers.py", "bench_ptb.py")
 
 
 def targets(figures: dict) -> list[tuple[str, str, bool | None]]:
@@ -69,6 +69,14 @@ def regulariser_ratios(figures: dict) -> list[tuple[str, str]]:
             ("LSTM, all regularisers / the same in torch autograd", f"{lstm['all_over_torch']:.3f}")]
 
 
+def ptb_ratios(figures: dict) -> list[tuple[str, str]]:
+    """(what, ratio) of a training step of Zaremba et al.'s small PTB model against the same in torch (issue 17)."""
+    ptb = figures["bench_ptb.py"]
+    return [("PTB small, 2 x 200 LSTM, 10k words, batch 20 x 20: rnnkit / torch per step (and epoch)",
+             f"{ptb['time_ratio']:.3f} ({ptb['rnnkit_s_per_epoch']:.0f} s vs {ptb['torch_s_per_epoch']:.0f} s "
+             "an epoch)")]
+
+
 def print_ratios(title: str, ratios: list[tuple[str, str]]) -> None:
     print(f"\n===== {title}")
     width = max(len(name) for name, _ in ratios)
@@ -98,6 +106,7 @@ def main() -> int:
     print_ratios("min cells, training step time ratios (issue 17)", min_cell_ratios(figures))
     print_ratios("layer normalisation, training step time ratios (issue 17)", layer_norm_ratios(figures))
     print_ratios("regularisers, training step time ratios (issue 17)", regulariser_ratios(figures))
+    print_ratios("word-level language model, training step time ratio (issue 17)", ptb_ratios(figures))
     return 0
 
 
