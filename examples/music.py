@@ -1,150 +1,135 @@
-"""Polyphonic music on the JSB chorales (issue 14): baselines, a recurrent model, a generated chorale.
+"""Reproduce the music table of issue 14 on the JSB chorales: every cell with both outputs, seeds, baselines,
+and three generated chorales from the best model.
 
-    python examples/music.py --baselines-only
-    python examples/music.py --cell lstm --output bernoulli --out runs/music-lstm     # test 8.42 in ~3 min
-    python examples/music.py --cell lstm --output nade --out runs/music-lstm-nade     # test 5.56 in ~8 min
+    python examples/music.py                          every row of ROWS, its seeds, then the chorales
+    python examples/music.py --rows lstm-bernoulli --seeds 1
+    python examples/music.py --chorales-only          the chorales from the runs already in --out
 
-Reads ``$RNNKIT_DATA/jsb_chorales/jsb_chorales_quarter.json`` (229 / 76 / 77 chorales, one
-frame per quarter note). Prints the two baselines of ``rnnkit.baselines_music`` on every
-split, then trains ``MusicModel`` with Adam on whole chorales (one per update by default,
-as Bai et al.), for at most ``--minutes`` (validation NLL after every epoch, the best parameters kept) and prints its
-NLL in nats per frame (frames 2 .. T of each piece, as Bai et al. 2018) on valid and test.
-Finally it generates one chorale from nothing and one primed with the first ``--primer``
-frames of test chorale 0, each as MIDI (mido), a piano-roll PNG and, when fluidsynth
-and a General MIDI soundfont are installed, a WAV, into ``--out``.
+Every number comes from the commands, run in this process (set OMP_NUM_THREADS=1 for one core):
 
-Until ``rnnkit music`` exists, this is the training loop: the library's API, no CLI.
+    rnnkit music train --dataset jsb --out OUT/ROW/seed-K --seed K FLAGS      (scores valid and test)
+    rnnkit music eval OUT/ROW/seed-K --split test
+    rnnkit music generate BEST --out OUT/chorales/NAME --length 64 [--prime 8] --seed S
+
+where FLAGS are the row's in ROWS. Each run writes valid and test NLL (nats per frame, frames
+2 .. T of each piece) of its best checkpoint and of the two baselines to its results.json; the
+table printed at the end (Markdown) reads them, with the training time measured around the
+train command. The chorales come from the run with the lowest valid NLL (test NLL does not
+choose): two from nothing, one primed with the first 8 frames of test chorale 0, each as
+.mid, .png (and .wav when fluidsynth and a soundfont are installed), with their statistics
+(notes per frame, known chords, pitch range) printed beside the test pieces'.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
+import shutil
+import statistics
 import time
 from pathlib import Path
 
-import numpy as np
-
-from rnnkit.baselines_music import MarginalKeys, PreviousFrameKeys, score
+from rnnkit.cli.main import main
 from rnnkit.data.datasets import default_data_dir
-from rnnkit.data.midi import SynthesizerMissing, render_wav, write_midi
-from rnnkit.data.piano_roll import pad_rolls, plot_piano_roll, read_roll_json
-from rnnkit.losses_music import frame_nll, scored_frames
-from rnnkit.models.music import MusicConfig, MusicModel, generate, score_rolls
-from rnnkit.optim import Adam, ReduceLROnPlateau, clip_grad_norm
+from rnnkit.tasks.runs import RESULTS_FILE
 
-SPLITS = ("train", "valid", "test")
-
-
-def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data-dir", type=Path, default=None, help="default: $RNNKIT_DATA or ../shared/data")
-    parser.add_argument("--out", type=Path, default=Path("runs/music"))
-    parser.add_argument("--baselines-only", action="store_true")
-    parser.add_argument("--cell", default="lstm", choices=("lstm", "gru", "rnn"))
-    parser.add_argument("--output", default="bernoulli", choices=("bernoulli", "nade"))
-    parser.add_argument("--hidden", type=int, default=MusicConfig.hidden_size)
-    parser.add_argument("--layers", type=int, default=MusicConfig.num_layers)
-    parser.add_argument("--nade-hidden", type=int, default=MusicConfig.nade_hidden_size)
-    parser.add_argument("--dropout", type=float, default=MusicConfig.dropout)
-    parser.add_argument("--input-dropout", type=float, default=MusicConfig.input_dropout)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--batch", type=int, default=1, help="chorales per update")
-    parser.add_argument("--clip", type=float, default=5.0, help="gradient norm clipping")
-    parser.add_argument("--minutes", type=float, default=10.0, help="the most training time")
-    parser.add_argument("--max-epochs", type=int, default=1000)
-    parser.add_argument("--patience", type=int, default=8, help="stop after this many epochs without a better "
-                        "validation NLL")
-    parser.add_argument("--lr-patience", type=int, default=2, help="halve the learning rate after this many "
-                        "epochs without a better validation NLL")
-    parser.add_argument("--weight-decay", type=float, default=0.0, help="Adam's L2 penalty")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--primer", type=int, default=8, help="frames of test chorale 0 that prime a sample")
-    parser.add_argument("--length", type=int, default=64, help="frames to generate")
-    parser.add_argument("--temperature", type=float, default=1.0)
-    return parser.parse_args()
+# The settings of each row (the learning rate chosen on valid NLL, docs/results.md); the task's defaults otherwise.
+ROWS = {
+    "lstm-bernoulli": ["--cell", "lstm", "--output", "bernoulli", "--lr", "1.6e-2"],
+    "gru-bernoulli": ["--cell", "gru", "--output", "bernoulli"],
+    "rnn-bernoulli": ["--cell", "rnn", "--output", "bernoulli"],
+    "lstm-nade": ["--cell", "lstm", "--output", "nade"],
+    "gru-nade": ["--cell", "gru", "--output", "nade"],
+    "rnn-nade": ["--cell", "rnn", "--output", "nade"],
+}
+SEEDS = {"lstm-bernoulli": 3, "gru-bernoulli": 3}        # the rest: one seed (--seeds overrides)
+CHORALES = {"free-1": ["--seed", "1"], "free-2": ["--seed", "2"], "primed": ["--prime", "8", "--seed", "3"]}
 
 
-def baselines(splits) -> dict:
-    rows = {}
-    for baseline in (MarginalKeys(), PreviousFrameKeys()):
-        baseline.fit(splits["train"])
-        rows[type(baseline).__name__] = {s: score(baseline, splits[s]).nats_per_frame for s in SPLITS}
-    return rows
+def check(code: int) -> None:
+    if code:
+        raise SystemExit(code)
 
 
-def train(model: MusicModel, splits, args) -> list[dict]:
-    """Adam on batches of ``args.batch`` chorales, its learning rate halved when validation stalls, until
-    ``args.minutes`` pass or ``args.patience`` epochs bring no better validation NLL; keeps the best state."""
-    rng = np.random.default_rng(args.seed)
-    optimizer = Adam(model, lr=args.lr, weight_decay=args.weight_decay)
-    schedule = ReduceLROnPlateau(optimizer, factor=0.5, patience=args.lr_patience)
-    train_rolls, history = splits["train"], []
-    best, best_state, best_epoch, start = np.inf, model.state_dict(), 0, time.perf_counter()
-    for epoch in range(1, args.max_epochs + 1):
-        model.train()
-        order, losses = rng.permutation(len(train_rolls)), []
-        for first in range(0, len(order), args.batch):
-            frames, lengths = pad_rolls([train_rolls[i] for i in order[first:first + args.batch]], model.dtype)
-            loss, dlog_probs = frame_nll(model(frames, lengths), scored_frames(lengths, len(frames), first_frame=True))
-            model.zero_grad()
-            model.backward(dlog_probs)
-            clip_grad_norm(model.grads, args.clip)
-            optimizer.step()
-            losses.append(loss)
-        valid = score_rolls(model, splits["valid"]).nats_per_frame
-        schedule.step(valid)
-        minutes = (time.perf_counter() - start) / 60
-        history.append({"epoch": epoch, "train_loss": float(np.mean(losses)), "val_nll": valid, "minutes": minutes})
-        print(f"epoch {epoch:3d}  train {np.mean(losses):.3f}  valid {valid:.3f}  ({minutes:.1f} min)", flush=True)
-        if valid < best:
-            best, best_state, best_epoch = valid, model.state_dict(), epoch
-        if minutes >= args.minutes or epoch - best_epoch >= args.patience:
-            break
-    model.load_state_dict(best_state)
-    return history
+def train_row(row: str, data_dir: Path, out: Path, seeds: int, minutes: float) -> list[dict]:
+    """Train and test ``seeds`` seeds of one row; per seed its valid and test NLL and minutes trained."""
+    found = []
+    for seed in range(seeds):
+        run_dir = out / row / f"seed-{seed}"
+        shutil.rmtree(run_dir, ignore_errors=True)
+        start = time.perf_counter()
+        check(main(["music", "train", "--dataset", "jsb", "--data-dir", str(data_dir), "--out", str(run_dir),
+                    "--no-progress", "--seed", str(seed), "--max-minutes", str(minutes), *ROWS[row]]))
+        trained = (time.perf_counter() - start) / 60
+        check(main(["music", "eval", str(run_dir), "--split", "test"]))
+        found.append({"seed": seed, "run": run_dir, "minutes": trained, **scores(run_dir)})
+    return found
 
 
-def write_sample(roll: np.ndarray, out: Path, name: str, title: str, primer_frames: int = 0) -> list[str]:
-    """MIDI, PNG and (when it can) WAV of a generated roll; what was written or why not."""
-    midi = write_midi(roll, out / f"{name}.mid")
-    plot_piano_roll(roll, out / f"{name}.png", title, primer_frames=primer_frames)
-    written = [str(midi), str(out / f"{name}.png")]
-    try:
-        written.append(str(render_wav(midi, out / f"{name}.wav")))
-    except SynthesizerMissing as missing:
-        written.append(str(missing))
-    return written
+def scores(run_dir: Path) -> dict:
+    """Valid and test NLL of the run's model (the best checkpoint) and of the baselines, from results.json."""
+    results = json.loads((run_dir / RESULTS_FILE).read_text())
+    return {split: {method: entry["nll"] for method, entry in results[f"jsb-{split}"].items()}
+            for split in ("valid", "test")}
 
 
-def main() -> None:
-    args = parse_args()
-    path = Path(args.data_dir or default_data_dir()) / "jsb_chorales" / "jsb_chorales_quarter.json"
-    splits = read_roll_json(path)
-    results = {"baselines": baselines(splits)}
-    for name, row in results["baselines"].items():
-        print(f"{name:18s}  " + "  ".join(f"{s} {row[s]:.3f}" for s in SPLITS))
-    if args.baselines_only:
-        return
-    config = MusicConfig(cell=args.cell, hidden_size=args.hidden, num_layers=args.layers, dropout=args.dropout,
-                         input_dropout=args.input_dropout, output=args.output, nade_hidden_size=args.nade_hidden)
-    model = MusicModel(config, rng=args.seed)
-    model.output.init_key_bias(MarginalKeys().fit(splits["train"]).key_probabilities)
-    results["history"] = train(model, splits, args)
-    results["model"] = {s: score_rolls(model, splits[s]).nats_per_frame for s in ("valid", "test")}
-    print(f"{args.cell} {args.output}: valid {results['model']['valid']:.3f}  test {results['model']['test']:.3f} "
-          "nats per frame")
-    args.out.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(args.seed)
-    model.eval()
-    free = generate(model, args.length, rng, args.temperature)
-    primed = generate(model, args.length, rng, args.temperature, primer=splits["test"][0][:args.primer])
-    results["samples"] = (write_sample(free, args.out, "sample", f"{args.cell} {args.output}: from nothing")
-                          + write_sample(primed, args.out, "primed", f"{args.cell} {args.output}: primed with "
-                                         f"{args.primer} frames of test chorale 0", args.primer))
-    print("\n".join(results["samples"]))
-    (args.out / "results.json").write_text(json.dumps({"config": config.to_json(), **results}, indent=1))
+def model_name(table: dict) -> str:
+    return next(name for name in table if name not in ("marginal", "previous frame"))
+
+
+def markdown(rows: dict[str, list[dict]]) -> str:
+    lines = ["| model | flags | seed | minutes | valid | test |", "|---|---|---:|---:|---:|---:|"]
+    for row, found in rows.items():
+        flags = " ".join(ROWS[row])
+        for run in found:
+            name = model_name(run["test"])
+            lines.append(f"| {name} | `{flags}` | {run['seed']} | {run['minutes']:.1f} | "
+                         f"{run['valid'][name]:.3f} | {run['test'][name]:.3f} |")
+        if len(found) > 1:
+            tests = [run["test"][model_name(run["test"])] for run in found]
+            lines.append(f"| {name}, mean ± sd of {len(found)} | | | | "
+                         f"{statistics.mean(run['valid'][name] for run in found):.3f} | "
+                         f"{statistics.mean(tests):.3f} ± {statistics.stdev(tests):.3f} |")
+    first = next(iter(rows.values()))[0]
+    for baseline in ("marginal", "previous frame"):
+        lines.append(f"| {baseline} | | | | {first['valid'][baseline]:.3f} | {first['test'][baseline]:.3f} |")
+    return "\n".join(lines)
+
+
+def best_run(out: Path) -> Path:
+    """The run under ``out`` with the lowest valid NLL."""
+    runs = [path.parent for path in out.glob(f"*/seed-*/{RESULTS_FILE}")]
+    if not runs:
+        raise SystemExit(f"no runs under {out}: train some first")
+    return min(runs, key=lambda run: (lambda valid: valid[model_name(valid)])(scores(run)["valid"]))
+
+
+def chorales(run_dir: Path, out: Path, data_dir: Path) -> None:
+    """Three chorales from ``run_dir`` into OUT/NAME/, their statistics printed."""
+    print(f"chorales from {run_dir}")
+    for name, flags in CHORALES.items():
+        shutil.rmtree(out / name, ignore_errors=True)
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            check(main(["music", "generate", str(run_dir), "--out", str(out / name), "--length", "64",
+                        "--data-dir", str(data_dir), *flags]))
+        print(f"{name} ({' '.join(flags)}):")
+        print("\n".join(f"  {line}" for line in printed.getvalue().splitlines()))
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", type=Path, default=default_data_dir())
+    parser.add_argument("--out", type=Path, default=Path("runs/music-jsb"))
+    parser.add_argument("--rows", nargs="+", choices=sorted(ROWS), default=list(ROWS), help="which rows (all)")
+    parser.add_argument("--seeds", type=int, help="seeds 0 .. N-1 per row (default: SEEDS, else 1)")
+    parser.add_argument("--max-minutes", type=float, default=15.0, help="the most training time per run (15)")
+    parser.add_argument("--chorales-only", action="store_true", help="only generate, from the runs in --out")
+    args = parser.parse_args()
+    if not args.chorales_only:
+        table = {row: train_row(row, args.data_dir, args.out, args.seeds or SEEDS.get(row, 1), args.max_minutes)
+                 for row in args.rows}
+        print(markdown(table))
+    chorales(best_run(args.out), args.out / "chorales", args.data_dir)

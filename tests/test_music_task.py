@@ -55,11 +55,13 @@ def test_spec_round_trips_through_json_and_the_task_registry(tmp_path):
     assert again.build_model(rng=0).config == TINY
 
 
-def test_defaults_are_the_examples_settings():
+def test_defaults_are_the_settings_measured_on_the_jsb_chorales():
     spec = MusicSpec(MusicSource(dataset="jsb", file="x.json"))
     model = spec.model
     assert (spec.batch_size, model.cell, model.output, model.hidden_size) == (1, "lstm", "bernoulli", 200)
-    assert music.train_config().lr == 1e-3
+    assert (model.dropout, model.input_dropout) == (0.5, 0.2)
+    config = music.train_config()
+    assert (config.optimizer, config.lr, config.schedule, config.patience) == ("adam", 4e-3, "plateau", 8)
 
 
 @pytest.mark.parametrize("options, field", [({"out_of_range": "wrap"}, "out_of_range"),
