@@ -204,8 +204,9 @@ def main() -> None:
     started = time.perf_counter()
     texts = [to_text(ids, spec.target_vocab, spec.target_kind) for ids in translate(encoder, decoder, test)]
     seconds = time.perf_counter() - started
-    bleu = corpus_bleu(texts, test.pairs.targets, tokenize=spec.bleu_tokenize)
-    chrf = corpus_chrf(texts, test.pairs.targets)
+    references = [text.lower() for text in test.pairs.targets] if spec.lowercase else test.pairs.targets
+    bleu = corpus_bleu(texts, references, tokenize=spec.bleu_tokenize)
+    chrf = corpus_chrf(texts, references)
     print(f"test, greedy: {bleu}; {chrf}; {len(texts) / seconds:.0f} sentences/s")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "translations-test.txt").write_text("".join(text + "\n" for text in texts), encoding="utf-8")
