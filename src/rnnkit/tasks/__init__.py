@@ -1,6 +1,6 @@
 """The tasks: each module owns a typed run spec and the workflows of its task (see docs/architecture.md).
 
-    language_model   next-character models of text (rnnkit train / sample)
+    language_model   next-character or next-word models of text (rnnkit train / sample / eval)
     classification   labelled texts (rnnkit classify)
     forecasting      one series, one step or several ahead (rnnkit forecast), with backtest and walk_forward
     translation      sentence pairs, encoder-decoder with attention and beam search (rnnkit translate)
