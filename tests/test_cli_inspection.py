@@ -75,3 +75,22 @@ def test_a_text_the_model_cannot_read_is_a_one_line_error(runs, tmp_path, capsys
     alien.write_text("ЖЯЖЯ", encoding="utf-8")
     assert main(["inspect", "cells", str(paths["lstm"]), "--text", str(alien), "--out", str(tmp_path)]) == 2
     assert "none of the text's characters is in the model's vocabulary" in one_line_error(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("model", [dict(cell="mingru"), dict(cell="lstm", layer_norm=True)], ids=["mingru", "ln-lstm"])
+def test_cells_the_measurements_cannot_read_are_refused_by_name(tmp_path, capsys, model):
+    corpus = write_corpus(tmp_path)
+    spec = tiny_spec(corpus)
+    for name, value in model.items():
+        setattr(spec.model, name, value)
+    language_model.train(spec, tiny_config(max_steps=2), tmp_path / "run", progress=False, echo=quiet)
+    assert main(["inspect", "states", str(tmp_path / "run"), "--text", str(corpus), "--out", str(tmp_path)]) == 2
+    assert "the measurements read plain rnn, lstm, gru layers" in one_line_error(capsys.readouterr().err)
+
+
+def test_word_models_are_refused_by_name(tmp_path, capsys):
+    corpus = write_corpus(tmp_path)
+    language_model.train(tiny_spec(corpus, tokens="words"), tiny_config(max_steps=2), tmp_path / "run",
+                         progress=False, echo=quiet)
+    assert main(["inspect", "cells", str(tmp_path / "run"), "--text", str(corpus), "--out", str(tmp_path)]) == 2
+    assert "is a model of words: the measurements read character models" in one_line_error(capsys.readouterr().err)

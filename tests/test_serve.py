@@ -398,6 +398,12 @@ def test_runs_of_other_tasks_are_refused():
         App(run)
 
 
+def test_word_models_are_refused():
+    run = SimpleNamespace(path=Path("runs/ptb"), spec=SimpleNamespace(TASK="char-lm", tokens="words"))
+    with pytest.raises(ConfigError, match="runs/ptb is a model of words: the page serves character models"):
+        App(run)
+
+
 def test_a_port_in_use_or_out_of_range_is_a_config_error(text_run, text_server):
     with pytest.raises(ConfigError, match=rf"`port` {port_of(text_server)} on 127.0.0.1 is in use"):
         make_server(text_run, "127.0.0.1", port_of(text_server))

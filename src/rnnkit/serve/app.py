@@ -129,6 +129,8 @@ class App:
         if task not in TASKS:
             raise ConfigError(f"{run.path} is a {task!r} run: the page serves character models "
                               f"(rnnkit train) and classifiers (rnnkit classify train)")
+        if task == "char-lm" and run.spec.tokens != "chars":
+            raise ConfigError(f"{run.path} is a model of {run.spec.tokens}: the page serves character models")
         self.run, self.task = run, task
         self.limits = limits or Limits()
         self.allowed_hosts = None if allowed_hosts is None else {h.lower() for h in allowed_hosts}

@@ -26,9 +26,21 @@ MAX_CHARACTERS = 20000       # of the text, read by cells and states
 GRADIENT_CHARACTERS = 200000  # of the text, from which gradients draws its windows
 
 
+INSPECTED_CELLS = ("rnn", "lstm", "gru")
+
+
 def load_char_model(run_dir: Path, which: str = "best"):
-    """The trained character model of a run and its vocabulary."""
+    """The trained character model of a run and its vocabulary: characters, and a plain RNN, LSTM or GRU
+    stack (the measurements read their gates and W_hh; word models, layer-normalised cells and the
+    min cells are refused by name)."""
     run = language_model.load_run(run_dir, which)
+    config = run.spec.model
+    if run.spec.tokens != "chars":
+        raise ConfigError(f"{run_dir} is a model of {run.spec.tokens}: the measurements read character models")
+    if config.cell not in INSPECTED_CELLS or config.layer_norm:
+        what = "layer-normalised " + config.cell if config.layer_norm else config.cell
+        raise ConfigError(f"{run_dir} is a {what} model: the measurements read plain "
+                          f"{', '.join(INSPECTED_CELLS)} layers")
     return run, run.model, run.spec.vocab
 
 
