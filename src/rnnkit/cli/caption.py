@@ -112,21 +112,11 @@ def register_train(actions) -> None:
     flags.finish(parser, run_train)
 
 
-def add_run_arguments(parser) -> None:
-    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR_OR_CHECKPOINT")
-    parser.add_argument("--which", choices=("best", "last"), default="best",
-                        help="which checkpoint of the run directory (default: best)")
-
-
-def add_beam_flag(parser) -> None:
-    option(parser, "--beam", "beam", DEFAULT_BEAM, "beam width (1: greedy)", type=positive(int))
-
-
 def register_eval(actions) -> None:
     parser = actions.add_parser("eval", help="BLEU-1..4 of a trained captioner and of two baselines")
-    add_run_arguments(parser)
+    flags.add_run_argument(parser)
     parser.add_argument("--split", choices=("val", "test"), default="test", help="(default: test)")
-    add_beam_flag(parser)
+    flags.add_beam_flag(parser, DEFAULT_BEAM)
     option(parser, "--page-images", "page_images", PAGE_IMAGES, "images on the page captions-SPLIT.html (0: no page)",
            type=flags.non_negative(int))
     add_files(parser, MOVABLE, " (default: where training read it)")
@@ -138,9 +128,9 @@ def register_eval(actions) -> None:
 
 def register_predict(actions) -> None:
     parser = actions.add_parser("predict", help="caption image files")
-    add_run_arguments(parser)
+    flags.add_run_argument(parser)
     parser.add_argument("image_files", nargs="+", type=Path, metavar="IMAGE", help="image files (JPEG, PNG, ...)")
-    add_beam_flag(parser)
+    flags.add_beam_flag(parser, DEFAULT_BEAM)
     add_files(parser, ("encoder",), " (default: the one that computed the run's features)")
     flags.finish(parser, run_predict)
 

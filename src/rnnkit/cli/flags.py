@@ -73,6 +73,17 @@ def task_command(subcommands, name: str, help: str, description: str, actions) -
         register_action(subparsers)
 
 
+def add_run_argument(parser) -> None:
+    """RUN_DIR_OR_CHECKPOINT and --which, as the task commands that read one trained run take them."""
+    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR_OR_CHECKPOINT")
+    parser.add_argument("--which", choices=("best", "last"), default="best",
+                        help="which checkpoint of the run directory (default: best)")
+
+
+def add_beam_flag(parser, default: int) -> None:
+    option(parser, "--beam", "beam", default, "beam width (1: greedy)", type=positive(int))
+
+
 def add_data_location(group, file_flag: str, file_help: str, text: str, metavar: str = "FILE") -> None:
     """Where a task's data is: the user's own file (``file_flag``, the field ``file``), or the folder of
     the built-in datasets (--data-dir, the field ``data_dir``); ``text`` ends both helps."""

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from rnnkit.cli import flags
 from rnnkit.cli.classify import stdin_texts
@@ -96,21 +95,11 @@ def register_train(actions) -> None:
     flags.finish(parser, run_train)
 
 
-def add_run_arguments(parser) -> None:
-    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR_OR_CHECKPOINT")
-    parser.add_argument("--which", choices=("best", "last"), default="best",
-                        help="which checkpoint of the run directory (default: best)")
-
-
-def add_beam_flag(parser) -> None:
-    option(parser, "--beam", "beam", DEFAULT_BEAM, "beam width (1: greedy)", type=positive(int))
-
-
 def register_eval(actions) -> None:
     parser = actions.add_parser("eval", help="BLEU and chrF of a trained translator")
-    add_run_arguments(parser)
+    flags.add_run_argument(parser)
     parser.add_argument("--split", choices=("dev", "test"), default="test", help="(default: test)")
-    add_beam_flag(parser)
+    flags.add_beam_flag(parser, DEFAULT_BEAM)
     add_data_location(parser, " (default: where training read them)")
     parser.add_argument("--out", type=flags.output_path, dest="out_dir",
                         help="folder for translations-SPLIT.txt and results.json (default: the run directory)")
@@ -119,19 +108,19 @@ def register_eval(actions) -> None:
 
 def register_predict(actions) -> None:
     parser = actions.add_parser("predict", help="translate sentences given as arguments or stdin lines")
-    add_run_arguments(parser)
+    flags.add_run_argument(parser)
     parser.add_argument("sentences", nargs="*", metavar="SENTENCE",
                         help="sentences to translate (default: stdin, one per line)")
-    add_beam_flag(parser)
+    flags.add_beam_flag(parser, DEFAULT_BEAM)
     option(parser, "--n-best", "n_best", 1, "translations per sentence (at most --beam)", type=positive(int))
     flags.finish(parser, run_predict)
 
 
 def register_attention(actions) -> None:
     parser = actions.add_parser("attention", help="draw where the decoder looked translating a sentence")
-    add_run_arguments(parser)
+    flags.add_run_argument(parser)
     parser.add_argument("sentence", metavar="SENTENCE")
-    add_beam_flag(parser)
+    flags.add_beam_flag(parser, DEFAULT_BEAM)
     parser.add_argument("--out", type=flags.output_path, dest="out_png", required=True, metavar="FILE.png",
                         help="the heat map to write")
     flags.finish(parser, run_attention)
