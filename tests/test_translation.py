@@ -60,12 +60,13 @@ def test_spec_refuses_bad_fields_naming_them(tmp_path):
 
 def test_built_in_datasets_name_their_files_and_tokenizers(tmp_path):
     source = PairsSource.built_in("cmn-eng", tmp_path)
-    assert source.file.endswith("translation_cmn_eng/cmn.txt") and source.name == "cmn-eng"
+    assert source.file.endswith("translation_cmn_eng/cmn.txt") and source.name == "eng-cmn"   # its direction
     spec = TranslationSpec(source)
     assert (spec.source_kind, spec.target_kind, spec.bleu_tokenize) == ("word", "char", "zh")
     reversed_spec = TranslationSpec(PairsSource.built_in("cmn-eng", tmp_path, reverse=True))
     assert (reversed_spec.source_kind, reversed_spec.target_kind) == ("char", "word")
-    assert reversed_spec.data.name == "eng-cmn"
+    assert reversed_spec.data.name == "cmn-eng"
+    assert PairsSource.built_in("eng-fra", tmp_path, reverse=True).name == "fra-eng"
     assert PairsSource.built_in("eng-fra", tmp_path).file.endswith("translation_eng_fra/fra_first80000.txt")
 
 

@@ -72,11 +72,12 @@ class PairsDataset:
 
     path: str                      # relative to the data directory
     tokenizers: tuple[str, str]    # the tokenisers of its first and second column
+    languages: tuple[str, str]     # the languages of its first and second column
 
 
 PAIRS_DATASETS = {
-    "eng-fra": PairsDataset("translation_eng_fra/fra_first80000.txt", ("word", "word")),
-    "cmn-eng": PairsDataset("translation_cmn_eng/cmn.txt", ("word", "char")),    # English, then Chinese
+    "eng-fra": PairsDataset("translation_eng_fra/fra_first80000.txt", ("word", "word"), ("eng", "fra")),
+    "cmn-eng": PairsDataset("translation_cmn_eng/cmn.txt", ("word", "char"), ("eng", "cmn")),
 }
 
 
@@ -106,10 +107,11 @@ class PairsSource:
 
     @property
     def name(self) -> str:
-        """What results are filed under: the dataset's name (reversed: its sides swapped), or the file's stem."""
+        """What results are filed under: a built-in dataset's direction (``cmn-eng``: Chinese to
+        English), or the file's stem."""
         if self.dataset:
-            first, second = self.dataset.split("-")
-            return f"{second}-{first}" if self.reverse else self.dataset
+            first, second = PAIRS_DATASETS[self.dataset].languages
+            return f"{second}-{first}" if self.reverse else f"{first}-{second}"
         return Path(self.file).stem
 
     def default_tokenizer(self, side: str) -> str:
