@@ -33,7 +33,6 @@ import numpy as np
 
 from rnnkit.baselines_captioning import best_single_caption, nearest_neighbour_captions
 from rnnkit.caption_page import PageEntry, write_caption_page
-from rnnkit.data.batches import EpochBatches
 from rnnkit.data.captions import (
     PARTS,
     CaptionCorpus,
@@ -48,17 +47,15 @@ from rnnkit.data.captions import (
 )
 from rnnkit.data.datasets import CAPTION_DATASETS, caption_dataset
 from rnnkit.data.images import FEATURES_FILE, INDEX_FILE, ImageEncoder, write_feature_cache
-from rnnkit.data.padding import bucket_batches
 from rnnkit.data.pairs import check_vocabulary, to_text
 from rnnkit.data.tables import file_sha256
 from rnnkit.data.tokenize import Vocabulary
 from rnnkit.errors import ConfigError, DataError
 from rnnkit.metrics_translation import CorpusScore, corpus_bleu, reference_sets
 from rnnkit.models.captioner import Captioner, CaptionerConfig
-from rnnkit.models.decoding import decode_beam, evaluation_mode
-from rnnkit.models.seq2seq import label_smoothed_cross_entropy
+from rnnkit.models.decoding import decode_beam
 from rnnkit.tasks import runs
-from rnnkit.tasks.epochs import EpochTask
+from rnnkit.tasks.epochs import TeacherForcedTask
 from rnnkit.training.config import TrainConfig
 from rnnkit.training.progress import DelayedProgress
 
@@ -226,46 +223,14 @@ Spec = CaptionSpec
 # -- the training task ------------------------------------------------------------------------
 
 
-def val_loss(model: Captioner, part: CaptionPart, batch_size: int = EVAL_BATCH) -> float:
-    """Mean negative log-likelihood per caption token of ``part`` (no smoothing, no dropout)."""
-    total = tokens = 0.0
-    lengths = [len(ids) for ids in part.caption_ids]
-    with evaluation_mode(model):
-        for indices in bucket_batches(lengths, batch_size, None, shuffle=False):
-            batch = part.batch(indices)
-            logits = model(batch.features, batch.target_inputs)
-            loss, _ = label_smoothed_cross_entropy(logits, batch.target_outputs, batch.target_mask)
-            total, tokens = total + loss * batch.target_tokens, tokens + batch.target_tokens
-    return total / max(tokens, 1)
-
-
-class CaptionTask(EpochTask):
+class CaptionTask(TeacherForcedTask):
     """Batches of training captions of similar length, in an order fixed by seed and epoch."""
 
-    unit = "token"
+    def example_lengths(self, part: CaptionPart) -> list[int]:
+        return [len(ids) for ids in part.caption_ids]
 
-    def __init__(self, model: Captioner, train: CaptionPart, val: CaptionPart, batch_size: int, seed: int = 0):
-        if batch_size < 1:
-            raise ConfigError(f"`batch_size` must be at least 1, got {batch_size}")
-        self.model, self.train_set, self.val_set = model, train, val
-        self.batch_size, self.seed = batch_size, seed
-        self.lengths = [len(ids) for ids in train.caption_ids]
-        self.batch_order = EpochBatches(self.epoch_batches)
-
-    def epoch_batches(self, epoch: int) -> list[np.ndarray]:
-        rng = np.random.default_rng([self.seed, epoch])
-        return bucket_batches(self.lengths, self.batch_size, rng)
-
-    def train_step(self, indices: np.ndarray) -> tuple[float, int]:
-        batch = self.train_set.batch(indices)
-        self.model.train()
-        logits = self.model(batch.features, batch.target_inputs)
-        loss, dlogits = self.model.loss(logits, batch)
-        self.model.backward(dlogits)
-        return float(loss), int(batch.target_tokens)
-
-    def evaluate(self) -> dict[str, float]:
-        return {"val_loss": val_loss(self.model, self.val_set)}
+    def logits(self, batch) -> np.ndarray:
+        return self.model(batch.features, batch.target_inputs)
 
 
 # -- workflows -------------------------------------------------------------------------------

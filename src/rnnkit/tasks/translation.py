@@ -29,9 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rnnkit.data.batches import EpochBatches
 from rnnkit.data.datasets import default_data_dir
-from rnnkit.data.padding import bucket_batches
 from rnnkit.data.pairs import (
     PARTS,
     EncodedPairs,
@@ -48,16 +46,16 @@ from rnnkit.data.tables import file_sha256
 from rnnkit.data.tokenize import Vocabulary
 from rnnkit.errors import ConfigError, DataError
 from rnnkit.metrics_translation import CorpusScore, corpus_bleu, corpus_chrf
-from rnnkit.models.decoding import beam_search, evaluation_mode
+from rnnkit.models.decoding import beam_search
 from rnnkit.models.seq2seq import (
     EOS_ID,
     Seq2Seq,
     Seq2SeqConfig,
-    label_smoothed_cross_entropy,
+    TranslationBatch,
 )
 from rnnkit.plot_attention import plot_attention
 from rnnkit.tasks import runs
-from rnnkit.tasks.epochs import EpochTask
+from rnnkit.tasks.epochs import TeacherForcedTask
 from rnnkit.training.config import TrainConfig
 
 TASK = "translate"
@@ -252,47 +250,20 @@ Spec = TranslationSpec
 # -- the training task ------------------------------------------------------------------------
 
 
-def dev_loss(model: Seq2Seq, part: EncodedPairs, batch_size: int = EVAL_BATCH) -> float:
-    """Mean negative log-likelihood per target token of ``part`` (no smoothing, no dropout)."""
-    total = tokens = 0.0
-    with evaluation_mode(model):
-        for batch in part.batches(batch_size, shuffle=False):
-            logits = model(batch.source, batch.source_lengths, batch.target_inputs)
-            loss, _ = label_smoothed_cross_entropy(logits, batch.target_outputs, batch.target_mask)
-            total, tokens = total + loss * batch.target_tokens, tokens + batch.target_tokens
-    return total / max(tokens, 1)
-
-
-class TranslationTask(EpochTask):
+class TranslationTask(TeacherForcedTask):
     """Batches of training pairs of similar source length, in an order fixed by seed and epoch."""
 
-    unit = "token"
-
     def __init__(self, model: Seq2Seq, train: EncodedPairs, dev: EncodedPairs, batch_size: int, seed: int = 0):
-        if batch_size < 1:
-            raise ConfigError(f"`batch_size` must be at least 1, got {batch_size}")
         for name, part in (("training", train), ("dev", dev)):
             if len(part) == 0:
                 raise DataError(f"the {name} part of the pairs is empty: give more pairs")
-        self.model, self.train_set, self.dev_set = model, train, dev
-        self.batch_size, self.seed = batch_size, seed
-        self.lengths = [len(ids) for ids in train.source_ids]
-        self.batch_order = EpochBatches(self.epoch_batches)
+        super().__init__(model, train, dev, batch_size, seed)
 
-    def epoch_batches(self, epoch: int) -> list[np.ndarray]:
-        rng = np.random.default_rng([self.seed, epoch])
-        return bucket_batches(self.lengths, self.batch_size, rng)
+    def example_lengths(self, part: EncodedPairs) -> list[int]:
+        return [len(ids) for ids in part.source_ids]
 
-    def train_step(self, indices: np.ndarray) -> tuple[float, int]:
-        batch = self.train_set.batch(indices)
-        self.model.train()
-        logits = self.model(batch.source, batch.source_lengths, batch.target_inputs)
-        loss, dlogits = self.model.loss(logits, batch)
-        self.model.backward(dlogits)
-        return float(loss), int(batch.target_tokens)
-
-    def evaluate(self) -> dict[str, float]:
-        return {"val_loss": dev_loss(self.model, self.dev_set)}
+    def logits(self, batch: TranslationBatch) -> np.ndarray:
+        return self.model(batch.source, batch.source_lengths, batch.target_inputs)
 
 
 # -- workflows -------------------------------------------------------------------------------
