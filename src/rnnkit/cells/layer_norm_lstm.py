@@ -43,8 +43,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnkit.cells.activations import sigmoid, sigmoid_grad, tanh_grad
+from rnnkit.cells.activations import sigmoid_grad, tanh_grad
 from rnnkit.cells.base import FreshArrays
+from rnnkit.cells.lstm import accumulate_peephole_grads, gates_backward, gates_forward
 from rnnkit.cells.layer_norm import (ProjectionNormCache, ProjectionNormCell, accumulate_norm_grads, normalize,
                                      normalize_backward)
 
@@ -97,23 +98,10 @@ class LayerNormLSTMCell(ProjectionNormCell):
         )
 
     def step_forward(self, p, weight_hh_T, xw_t, cache: LayerNormLSTMCache, t):
-        H = self.hidden_size
-        c_prev, c = cache.c[t], cache.c[t + 1]
+        c = cache.c[t + 1]
         z, v = self.normalized_projections(p, weight_hh_T, xw_t, cache, t)   # z holds u: xw_t, ours to overwrite
         z += v
-        if self.peephole:
-            z[:, :H] += p["weight_ci"] * c_prev
-            z[:, H:2 * H] += p["weight_cf"] * c_prev
-        gates = cache.gates[t]
-        sigmoid(z[:, :2 * H], out=gates[:, :2 * H])
-        np.tanh(z[:, 2 * H:3 * H], out=gates[:, 2 * H:3 * H])
-        input_gate, forget_gate, candidate = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H]
-
-        np.multiply(forget_gate, c_prev, out=c)
-        c += input_gate * candidate
-        if self.peephole:
-            z[:, 3 * H:] += p["weight_co"] * c
-        output_gate = sigmoid(z[:, 3 * H:], out=gates[:, 3 * H:])
+        output_gate = gates_forward(p, z, cache.c[t], c, cache.gates[t], self.peephole)
         cell_normalized = normalize(c, cache.cell_normalized[t], cache.cell_inv_sigma[t])
         tanh_cell = np.multiply(cell_normalized, p["ln_cell_weight"], out=cache.tanh_cell[t])
         tanh_cell += p["ln_cell_bias"]
@@ -123,33 +111,18 @@ class LayerNormLSTMCell(ProjectionNormCell):
     def step_backward(self, p, dstate, cache: LayerNormLSTMCache, t, dxw, dhw):
         H = self.hidden_size
         dh, dc_next = dstate
-        gates = cache.gates[t]
-        input_gate, forget_gate = gates[:, :H], gates[:, H:2 * H]
-        candidate, output_gate = gates[:, 2 * H:3 * H], gates[:, 3 * H:]
-        c_prev, tanh_cell = cache.c[t], cache.tanh_cell[t]
+        output_gate, tanh_cell = cache.gates[t][:, 3 * H:], cache.tanh_cell[t]
 
         dz = cache.dinput[t]                  # (B, 4H), filled gate by gate
-        dz_i, dz_f, dz_g, dz_o = dz[:, :H], dz[:, H:2 * H], dz[:, 2 * H:3 * H], dz[:, 3 * H:]
-        np.multiply(dh * tanh_cell, sigmoid_grad(output_gate), out=dz_o)
+        np.multiply(dh * tanh_cell, sigmoid_grad(output_gate), out=dz[:, 3 * H:])
         dcell_norm = np.multiply(dh * output_gate, tanh_grad(tanh_cell), out=cache.dcell_norm[t])
         dc = dc_next + normalize_backward(dcell_norm * p["ln_cell_weight"], cache.cell_normalized[t],
                                           cache.cell_inv_sigma[t])
-        if self.peephole:
-            dc += dz_o * p["weight_co"]
-        np.multiply(dc * candidate, sigmoid_grad(input_gate), out=dz_i)
-        np.multiply(dc * c_prev, sigmoid_grad(forget_gate), out=dz_f)
-        np.multiply(dc * input_gate, tanh_grad(candidate), out=dz_g)
-
-        dc_prev = dc * forget_gate
-        if self.peephole:
-            dc_prev += dz_i * p["weight_ci"] + dz_f * p["weight_cf"]
+        dc_prev = gates_backward(p, dz, dc, cache.gates[t], cache.c[t], self.peephole)
         return self.projection_grads(p, cache, t, dxw, dhw), dc_prev
 
     def accumulate_hidden_grads(self, p, grads, cache: LayerNormLSTMCache, dhw):
         super().accumulate_hidden_grads(p, grads, cache, dhw)
         accumulate_norm_grads(grads, "ln_cell", cache.dcell_norm, cache.cell_normalized)
         if self.peephole:
-            H, dz = self.hidden_size, cache.dinput
-            grads["weight_ci"] += np.einsum("tbh,tbh->h", dz[..., :H], cache.c[:-1])
-            grads["weight_cf"] += np.einsum("tbh,tbh->h", dz[..., H:2 * H], cache.c[:-1])
-            grads["weight_co"] += np.einsum("tbh,tbh->h", dz[..., 3 * H:], cache.c[1:])
+            accumulate_peephole_grads(grads, cache.dinput, cache.c)

@@ -41,6 +41,50 @@ from rnnkit.cells.activations import sigmoid, sigmoid_grad, tanh_grad
 from rnnkit.cells.base import Cell, CellCache, FreshArrays, flat
 
 
+def gates_forward(p, z, c_prev, c, gates, peephole: bool) -> np.ndarray:
+    """The gates i, f, g, o (into ``gates``, (B, 4H)) from their pre-activations ``z`` (peepholes
+    added to it), and the new cell state ``c`` = f * c_prev + i * g: the equations above, from i to
+    o. Returns o, a view of ``gates``. The layer-normalised LSTM shares it."""
+    H = c.shape[-1]
+    if peephole:
+        z[:, :H] += p["weight_ci"] * c_prev
+        z[:, H:2 * H] += p["weight_cf"] * c_prev
+    sigmoid(z[:, :2 * H], out=gates[:, :2 * H])
+    np.tanh(z[:, 2 * H:3 * H], out=gates[:, 2 * H:3 * H])
+    input_gate, forget_gate, candidate = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H]
+    np.multiply(forget_gate, c_prev, out=c)
+    c += input_gate * candidate
+    if peephole:
+        z[:, 3 * H:] += p["weight_co"] * c
+    return sigmoid(z[:, 3 * H:], out=gates[:, 3 * H:])
+
+
+def gates_backward(p, dz, dc, gates, c_prev, peephole: bool) -> np.ndarray:
+    """dz_i, dz_f, dz_g (into ``dz``, whose dz_o the caller has filled) from ``dc``, the gradient
+    w.r.t. c_t without the peephole's term, which is added here: the equations above, from dc to
+    dc_prev. Returns dc_prev."""
+    H = c_prev.shape[-1]
+    input_gate, forget_gate, candidate = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H]
+    dz_i, dz_f, dz_g, dz_o = dz[:, :H], dz[:, H:2 * H], dz[:, 2 * H:3 * H], dz[:, 3 * H:]
+    if peephole:
+        dc += dz_o * p["weight_co"]
+    np.multiply(dc * candidate, sigmoid_grad(input_gate), out=dz_i)
+    np.multiply(dc * c_prev, sigmoid_grad(forget_gate), out=dz_f)
+    np.multiply(dc * input_gate, tanh_grad(candidate), out=dz_g)
+    dc_prev = dc * forget_gate
+    if peephole:
+        dc_prev += dz_i * p["weight_ci"] + dz_f * p["weight_cf"]
+    return dc_prev
+
+
+def accumulate_peephole_grads(grads, dz, c) -> None:
+    """dw_ci, dw_cf, dw_co summed over all steps: ``dz`` (T, B, 4H), ``c`` (T+1, B, H) the cell states."""
+    H = c.shape[-1]
+    grads["weight_ci"] += np.einsum("tbh,tbh->h", dz[..., :H], c[:-1])
+    grads["weight_cf"] += np.einsum("tbh,tbh->h", dz[..., H:2 * H], c[:-1])
+    grads["weight_co"] += np.einsum("tbh,tbh->h", dz[..., 3 * H:], c[1:])
+
+
 @dataclass
 class LSTMCache(CellCache):
     """The LSTM's buffers of one sequence; ``h`` (T+1, B, H_out) as every cell's."""
@@ -99,24 +143,10 @@ class LSTMCell(Cell):
         )
 
     def step_forward(self, p, weight_hh_T, xw_t, cache: LSTMCache, t):
-        H = self.hidden_size
-        c_prev, c = cache.c[t], cache.c[t + 1]
         z = xw_t                              # xw_t = x_t W_ih^T + b_ih + b_hh, ours to overwrite
         z += cache.hidden_input(t) @ weight_hh_T
-        if self.peephole:
-            z[:, :H] += p["weight_ci"] * c_prev
-            z[:, H:2 * H] += p["weight_cf"] * c_prev
-        gates = cache.gates[t]
-        sigmoid(z[:, :2 * H], out=gates[:, :2 * H])
-        np.tanh(z[:, 2 * H:3 * H], out=gates[:, 2 * H:3 * H])
-        input_gate, forget_gate, candidate = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H]
-
-        np.multiply(forget_gate, c_prev, out=c)
-        c += input_gate * candidate
-        if self.peephole:
-            z[:, 3 * H:] += p["weight_co"] * c
-        output_gate = sigmoid(z[:, 3 * H:], out=gates[:, 3 * H:])
-        tanh_c = np.tanh(c, out=cache.tanh_c[t])
+        output_gate = gates_forward(p, z, cache.c[t], cache.c[t + 1], cache.gates[t], self.peephole)
+        tanh_c = np.tanh(cache.c[t + 1], out=cache.tanh_c[t])
         if self.proj_size:
             m = np.multiply(output_gate, tanh_c, out=cache.m[t])
             cache.h[t + 1] = m @ p["weight_hr"].T
@@ -126,36 +156,21 @@ class LSTMCell(Cell):
     def step_backward(self, p, dstate, cache: LSTMCache, t, dxw, dhw):
         H = self.hidden_size
         dh, dc_next = dstate
-        gates = cache.gates[t]
-        input_gate, forget_gate = gates[:, :H], gates[:, H:2 * H]
-        candidate, output_gate = gates[:, 2 * H:3 * H], gates[:, 3 * H:]
-        c_prev, tanh_c = cache.c[t], cache.tanh_c[t]
+        output_gate, tanh_c = cache.gates[t][:, 3 * H:], cache.tanh_c[t]
         dm = dh
         if self.proj_size:
             cache.dh[t] = dh
             dm = dh @ p["weight_hr"]
 
         dz = dxw[t]                           # (B, 4H), filled gate by gate
-        dz_i, dz_f, dz_g, dz_o = dz[:, :H], dz[:, H:2 * H], dz[:, 2 * H:3 * H], dz[:, 3 * H:]
-        np.multiply(dm * tanh_c, sigmoid_grad(output_gate), out=dz_o)
+        np.multiply(dm * tanh_c, sigmoid_grad(output_gate), out=dz[:, 3 * H:])
         dc = dc_next + dm * output_gate * tanh_grad(tanh_c)
-        if self.peephole:
-            dc += dz_o * p["weight_co"]
-        np.multiply(dc * candidate, sigmoid_grad(input_gate), out=dz_i)
-        np.multiply(dc * c_prev, sigmoid_grad(forget_gate), out=dz_f)
-        np.multiply(dc * input_gate, tanh_grad(candidate), out=dz_g)
-
-        dc_prev = dc * forget_gate
-        if self.peephole:
-            dc_prev += dz_i * p["weight_ci"] + dz_f * p["weight_cf"]
+        dc_prev = gates_backward(p, dz, dc, cache.gates[t], cache.c[t], self.peephole)
         return cache.hidden_input_grad(dz @ p["weight_hh"]), dc_prev
 
     def accumulate_hidden_grads(self, p, grads, cache: LSTMCache, dhw):
         super().accumulate_hidden_grads(p, grads, cache, dhw)
-        H = self.hidden_size
         if self.peephole:
-            grads["weight_ci"] += np.einsum("tbh,tbh->h", dhw[..., :H], cache.c[:-1])
-            grads["weight_cf"] += np.einsum("tbh,tbh->h", dhw[..., H:2 * H], cache.c[:-1])
-            grads["weight_co"] += np.einsum("tbh,tbh->h", dhw[..., 3 * H:], cache.c[1:])
+            accumulate_peephole_grads(grads, dhw, cache.c)
         if self.proj_size:
             grads["weight_hr"] += flat(cache.dh).T @ flat(cache.m)
