@@ -53,6 +53,7 @@ from rnnkit.cells.min_rnn import MinCell, MinGates, MinGRUCell, MinLSTMCell
 from rnnkit.layers.dropout import dropout_mask
 from rnnkit.layers.lengths import check_lengths, valid_steps
 from rnnkit.layers.recurrent import Layout, RecurrentLayer, check_options, reverse_time
+from rnnkit.layers.stepper import StepperBase
 
 
 @dataclass
@@ -202,7 +203,7 @@ class MinRNNLayer(RecurrentLayer):
         return text if self.scan == DEFAULT_SCAN else f"{text[:-1]}, scan={self.scan!r})"
 
 
-class MinStepper:
+class MinStepper(StepperBase):
     """One step at a time through a min stack, for generation: ``y_t = stepper(x_t)``, ``stepper.state``.
 
     As ``forward`` on a sequence of length 1 in eval mode. ``from_projection(xw)`` takes
@@ -214,24 +215,9 @@ class MinStepper:
     compiled = False           # no compiled whole-stack step: callers use NumPy products around it
 
     def __init__(self, layer: MinRNNLayer, hx=None, batch: int = 1):
-        if layer.bidirectional:
-            raise ValueError("a stepper runs forward in time; a bidirectional layer needs the whole sequence")
+        super().__init__(layer, hx, batch)
         (h,) = layer.initial_states(hx, batch)
-        self.layer, self.cell, self.batch = layer, layer.cell, batch
         self._h = h.copy()                                   # (num_layers, B, H)
-        self._params = [layer.cell_parameters(k) for k in range(layer.num_layers)]
-
-    def __call__(self, x_t: np.ndarray) -> np.ndarray:
-        """x_t (B, I) -> y_t (B, H)."""
-        layer = self.layer
-        if x_t.shape != (self.batch, layer.input_size):
-            raise ValueError(f"x_t: expected shape ({self.batch}, {layer.input_size}), got {x_t.shape}")
-        layer.check_array("x_t", x_t)
-        return self._run(x_t, None)
-
-    def from_projection(self, xw: np.ndarray) -> np.ndarray:
-        """As ``__call__``, given the first layer's x_t W_ih^T + b_ih (B, gates*H) instead of x_t."""
-        return self._run(None, xw)
 
     def _run(self, x_t, first_projection) -> np.ndarray:
         layer_input = x_t

@@ -41,13 +41,36 @@ from rnnkit.layers.time_loop import SMALL_PRODUCT, loop_threads
 from rnnkit.layers.zoneout import mix_states
 
 
-class Stepper:
+class StepperBase:
+    """What every stepper shares (``Stepper`` here, ``rnnkit.layers.min_rnn.MinStepper``): the
+    layer's parameters, the checks, and the two ways in; a subclass writes ``_run``."""
+
     def __init__(self, layer, hx=None, batch: int = 1):
         if layer.bidirectional:
             raise ValueError("a stepper runs forward in time; a bidirectional layer needs the whole sequence")
-        states = layer.initial_states(hx, batch)
         self.layer, self.cell, self.batch = layer, layer.cell, batch
         self._params = [layer.cell_parameters(k) for k in range(layer.num_layers)]
+
+    def __call__(self, x_t: np.ndarray) -> np.ndarray:
+        """x_t (B, I) -> y_t (B, H_out)."""
+        layer = self.layer
+        if x_t.shape != (self.batch, layer.input_size):
+            raise ValueError(f"x_t: expected shape ({self.batch}, {layer.input_size}), got {x_t.shape}")
+        layer.check_array("x_t", x_t)
+        return self._run(x_t, None)
+
+    def from_projection(self, xw: np.ndarray) -> np.ndarray:
+        """As ``__call__``, given the first layer's x_t W_ih^T + b_ih + b_hh (B, gates*H) instead of x_t."""
+        return self._run(None, xw)
+
+    def _run(self, x_t, first_projection) -> np.ndarray:
+        raise NotImplementedError
+
+
+class Stepper(StepperBase):
+    def __init__(self, layer, hx=None, batch: int = 1):
+        super().__init__(layer, hx, batch)
+        states = layer.initial_states(hx, batch)
         self._weights_hh_T = [p["weight_hh"].T for p in self._params]   # views: they follow training
         self._steps = kernels.step_strategy(layer.cell, layer.dtype)
         gate_rows = layer.cell.num_gates * layer.cell.hidden_size
@@ -78,18 +101,6 @@ class Stepper:
         return (*weights, tuple(self._steps.peepholes(p) for p in params),
                 tuple(cache.h for cache in self._caches), tuple(cache.c for cache in self._caches),
                 self._projections[-1], *scratch)
-
-    def __call__(self, x_t: np.ndarray) -> np.ndarray:
-        """x_t (B, I) -> y_t (B, H_out)."""
-        layer = self.layer
-        if x_t.shape != (self.batch, layer.input_size):
-            raise ValueError(f"x_t: expected shape ({self.batch}, {layer.input_size}), got {x_t.shape}")
-        layer.check_array("x_t", x_t)
-        return self._run(x_t, None)
-
-    def from_projection(self, xw: np.ndarray) -> np.ndarray:
-        """As ``__call__``, given the first layer's x_t W_ih^T + b_ih + b_hh (B, gates*H) instead of x_t."""
-        return self._run(None, xw)
 
     def _run(self, x_t, first_projection) -> np.ndarray:
         if self.compiled:
