@@ -22,26 +22,13 @@ import statistics
 
 import numpy as np
 import torch
-from common import add_summary_argument, add_threads_argument, paired_rounds, print_table, set_threads, write_summary
+from common import (add_summary_argument, add_threads_argument, layer_run, paired_rounds, print_table, set_threads,
+                    torch_layer_run, write_summary)
 
-from rnnkit import kernels
 from rnnkit.layers.recurrent import GRU, LSTM
 
 BATCH, STEPS, INPUT, HIDDEN = 32, 50, 64, 256
 EPS = 1e-5
-
-
-def rnnkit_step(layer, x, dy, backend: str = "numba"):
-    def run():
-        previous = kernels.backend()
-        kernels.use(backend)
-        try:
-            layer.zero_grad()
-            layer(x)
-            layer.backward(dy)
-        finally:
-            kernels.use(previous)
-    return run
 
 
 def torch_ln_lstm_step(params, x, h, c):
@@ -93,17 +80,6 @@ def torch_layer_norm_run(layer, x, dy, sequence):
     return run
 
 
-def torch_plain_run(module, x, dy):
-    x, dy = torch.from_numpy(x).requires_grad_(True), torch.from_numpy(dy)
-
-    def run():
-        module.zero_grad()
-        x.grad = None
-        y, _ = module(x)
-        y.backward(dy)
-    return run
-
-
 def runs_for(cell: str, quick: bool) -> dict:
     layer_class, torch_class, sequence = {"LSTM": (LSTM, torch.nn.LSTM, torch_ln_lstm_step),
                                           "GRU": (GRU, torch.nn.GRU, torch_ln_gru_step)}[cell]
@@ -114,10 +90,10 @@ def runs_for(cell: str, quick: bool) -> dict:
     module = torch_class(INPUT, HIDDEN)
     module.load_state_dict({k: torch.from_numpy(v) for k, v in plain.state_dict().items()})
     runs = {
-        "rnnkit compiled": rnnkit_step(plain, x, dy),
-        "rnnkit NumPy": rnnkit_step(plain, x, dy, backend="numpy"),
-        "rnnkit LN": rnnkit_step(normed, x, dy),
-        "torch nn": torch_plain_run(module, x, dy),
+        "rnnkit compiled": layer_run(plain, x, dy),
+        "rnnkit NumPy": layer_run(plain, x, dy, backend="numpy"),
+        "rnnkit LN": layer_run(normed, x, dy),
+        "torch nn": torch_layer_run(module, x, dy),
         "torch LN": torch_layer_norm_run(normed, x, dy, sequence),
     }
     return {name: run for name, run in runs.items() if not quick or name not in ("rnnkit NumPy", "torch nn")}

@@ -18,8 +18,8 @@ import statistics
 
 import numpy as np
 import torch
-from common import (add_summary_argument, add_threads_argument, compare, geometric_mean, median_seconds,
-                    print_table, set_threads, write_summary)
+from common import (add_summary_argument, add_threads_argument, compare, geometric_mean, layer_run, median_seconds,
+                    print_table, set_threads, torch_layer_run, write_summary)
 
 import rnnkit
 
@@ -28,26 +28,6 @@ QUICK_CONFIGS = [(1, 25, 100, 100), (32, 100, 64, 128), (20, 20, 200, 200)]
 CELLS = {"LSTM": (rnnkit.LSTM, torch.nn.LSTM), "GRU": (rnnkit.GRU, torch.nn.GRU), "RNN": (rnnkit.RNN, torch.nn.RNN)}
 STRUCTURES = {"1 layer": dict(num_layers=1), "2 layers": dict(num_layers=2),
               "bidirectional": dict(num_layers=1, bidirectional=True)}
-
-
-def rnnkit_step(layer, x, dy, dh):
-    def run():
-        layer.zero_grad()
-        y, _ = layer(x)
-        layer.backward(dy, dh)
-    return run
-
-
-def torch_step(module, x, dy):
-    x = torch.from_numpy(x).requires_grad_(True)
-    dy = torch.from_numpy(dy)
-
-    def run():
-        module.zero_grad()
-        x.grad = None
-        y, _ = module(x)
-        y.backward(dy)
-    return run
 
 
 def matmul_gflops() -> float:
@@ -78,7 +58,7 @@ def bench(cell: str, structure: dict, config, repeats: int) -> tuple[float, floa
     x = rng.standard_normal((steps, batch, inputs)).astype(np.float32)
     dy = rng.standard_normal((steps, batch, hidden * (2 if structure.get("bidirectional") else 1)))
     dy = dy.astype(np.float32)
-    return compare(rnnkit_step(layer, x, dy, None), torch_step(torch_module, x, dy), repeats)
+    return compare(layer_run(layer, x, dy), torch_layer_run(torch_module, x, dy), repeats)
 
 
 def main() -> None:

@@ -30,8 +30,8 @@ import statistics
 import numpy as np
 import torch
 import torch.nn.functional as F
-from common import (add_summary_argument, add_threads_argument, median_seconds, paired_rounds, print_table,
-                    set_threads, write_summary)
+from common import (add_summary_argument, add_threads_argument, layer_run, median_seconds, paired_rounds,
+                    print_table, set_threads, write_summary)
 
 from rnnkit.cells.linear_scan import log_scan, reverse_scan, sequential_scan
 from rnnkit.layers.min_rnn import MinGRU, MinLSTM
@@ -91,14 +91,6 @@ def torch_cell(layer, scan: str) -> TorchMinCell:
 # -- one training step ----------------------------------------------------------------------
 
 
-def rnnkit_step(layer, x, dy):
-    def run():
-        layer.zero_grad()
-        layer(x)
-        layer.backward(dy)
-    return run
-
-
 def torch_step(cell, x, dy):
     x, dy = torch.from_numpy(x).requires_grad_(True), torch.from_numpy(dy)
 
@@ -116,7 +108,7 @@ def bench_step(config, rounds: int) -> dict[str, float]:
     x = rng.standard_normal((steps, batch, inputs)).astype(np.float32)
     dy = rng.standard_normal((steps, batch, hidden)).astype(np.float32)
     layers = {name: cls(inputs, hidden, rng=1) for name, cls in LAYERS.items()}
-    runs = {name: rnnkit_step(layer, x, dy) for name, layer in layers.items()}
+    runs = {name: layer_run(layer, x, dy) for name, layer in layers.items()}
     for name in ("minGRU", "minLSTM"):
         for scan in TORCH_SCANS:
             cell = torch_cell(layers[name], scan)

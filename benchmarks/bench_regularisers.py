@@ -22,9 +22,9 @@ import time
 
 import numpy as np
 import torch
-from common import add_summary_argument, add_threads_argument, paired_rounds, print_table, set_threads, write_summary
+from common import (add_summary_argument, add_threads_argument, layer_run, paired_rounds, print_table, set_threads,
+                    write_summary)
 
-from rnnkit import kernels
 from rnnkit.layers.recurrent import GRU, LSTM
 
 BATCH, STEPS, INPUT, HIDDEN, LAYERS = 32, 50, 64, 256, 2
@@ -42,19 +42,6 @@ OPTIONS = {
 ALL = {name: P for option in OPTIONS.values() for name in option}
 OPTIONS["all"] = ALL
 QUICK_OPTIONS = ("off", "recurrent_dropout", "weight_dropout", "zoneout_h", "all")
-
-
-def rnnkit_step(layer, x, dy, backend: str):
-    def run():
-        previous = kernels.backend()
-        kernels.use(backend)
-        try:
-            layer.zero_grad()
-            layer(x)
-            layer.backward(dy)
-        finally:
-            kernels.use(previous)
-    return run
 
 
 def torch_regularised_lstm(layer, x, dy):
@@ -101,8 +88,8 @@ def runs_for(cell: str, quick: bool) -> dict:
             continue
         options = {k: v for k, v in options.items() if cell == "LSTM" or k != "zoneout_c"}
         layer = layer_class(INPUT, HIDDEN, LAYERS, rng=0, **options)
-        runs[f"{name} compiled"] = rnnkit_step(layer, x, dy, "numba")
-        runs[f"{name} NumPy"] = rnnkit_step(layer, x, dy, "numpy")
+        runs[f"{name} compiled"] = layer_run(layer, x, dy, backend="numba")
+        runs[f"{name} NumPy"] = layer_run(layer, x, dy, backend="numpy")
         if cell == "LSTM" and name == "all":
             runs["torch all"] = torch_regularised_lstm(layer, x, dy)
     return runs

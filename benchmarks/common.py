@@ -9,6 +9,37 @@ from pathlib import Path
 from typing import Callable
 
 
+def layer_run(layer, x, dy, dh=None, backend: str | None = None) -> Callable[[], None]:
+    """One forward and backward of an rnnkit layer, as a callable; on ``backend``'s steps
+    ("numba" or "numpy", ``rnnkit.kernels.use``) if named, the choice restored after."""
+    from rnnkit import kernels
+
+    def run():
+        previous = kernels.backend()
+        kernels.use(backend or previous)
+        try:
+            layer.zero_grad()
+            layer(x)
+            layer.backward(dy, dh)
+        finally:
+            kernels.use(previous)
+    return run
+
+
+def torch_layer_run(module, x, dy) -> Callable[[], None]:
+    """One forward and backward of a torch module that returns (y, state), as nn.LSTM does."""
+    import torch
+
+    x, dy = torch.from_numpy(x).requires_grad_(True), torch.from_numpy(dy)
+
+    def run():
+        module.zero_grad()
+        x.grad = None
+        y, _ = module(x)
+        y.backward(dy)
+    return run
+
+
 def median_seconds(run: Callable[[], object], repeats: int, warmup: int = 1) -> float:
     """Median wall time of ``run()`` over ``repeats`` calls, after ``warmup`` untimed ones."""
     for _ in range(warmup):
