@@ -97,6 +97,18 @@ def test_a_word_text_without_unk_names_the_unseen_words(tmp_path, capsys):
     assert "poems are written one character at a time" in one_line_error(capsys.readouterr().err)
 
 
+def test_max_vocab_caps_a_word_model_and_is_refused_for_characters(tmp_path, texts, capsys):
+    run = tmp_path / "run"
+    assert main(["train", str(texts["train"]), "--tokens", "words", "--max-vocab", "5", "--valid-file",
+                 str(texts["valid"]), "--max-steps", "2", "--sample-length", "0", "--out", str(run), *TINY]) == 0
+    spec = spec_of(run)
+    assert spec["max_vocab"] == 5 and len(spec["vocab"]) == 5 and "<unk>" in spec["vocab"]
+    assert spec["model_config"]["vocab_size"] == 5
+    capsys.readouterr()
+    assert main(["train", str(texts["train"]), "--max-vocab", "5", "--out", str(tmp_path / "chars"), *TINY]) == 2
+    assert "--max-vocab caps a vocabulary of words" in one_line_error(capsys.readouterr().err)
+
+
 def test_the_layer_options_reach_the_run_spec(tmp_path, texts):
     run = tmp_path / "run"
     options = ["--layer-norm", "--input-dropout", "0.1", "--locked-dropout", "0.2", "--output-dropout", "0.3",

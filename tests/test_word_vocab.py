@@ -27,6 +27,18 @@ def test_ids_go_by_frequency_then_alphabet_and_eos_counts_as_a_word():
     assert vocab.kind == "words" and vocab.unit == "word" and vocab.tokens is vocab.words
 
 
+def test_max_size_keeps_the_most_frequent_words_and_unk_counts_the_rest():
+    vocab, length = WordVocab.from_chunks([PTB_STYLE], max_size=4)
+    # counts: the 3, <eos> 2, sat 2, <unk> 1 (+ N, cat, cats, on: 1 each, now <unk>'s) -> <unk> 5
+    assert vocab.words == [UNK, "the", EOS, "sat"] and length == 12
+    assert vocab.decode(vocab.encode(" the cats sat \n")) == "the <unk> sat\n"
+    assert WordVocab.from_chunks([PTB_STYLE], max_size=8)[0].words == WordVocab.from_text(PTB_STYLE).words
+    unk_free, _ = WordVocab.from_chunks(["a a a b b c\n"], max_size=3)
+    assert unk_free.words == ["a", UNK, "b"]     # <unk> added for c and <eos>: 2, as b (ties alphabetical)
+    with pytest.raises(ConfigError, match="at least 2"):
+        WordVocab.from_chunks([PTB_STYLE], max_size=1)
+
+
 def test_the_end_of_a_corpus_ends_its_last_line():
     vocab, length = WordVocab.from_chunks(["a b\nc"])
     assert length == 5

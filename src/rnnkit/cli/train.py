@@ -56,6 +56,8 @@ def register(subcommands) -> None:
     option(data, "--tokens", "tokens", None, f"what the model reads and writes: chars, or words (whitespace-"
            f"separated, <eos> at line ends) (default: {field_default(spec, 'tokens')}; the dataset's with "
            "--dataset)", choices=TOKENS)
+    option(data, "--max-vocab", "max_vocab", None, "words: keep the N most frequent (<unk> included) and read the "
+           "others as <unk> (default: every word)", type=positive(int), metavar="N")
     option(data, "--dataset", "dataset", None, "a built-in corpus instead of TEXT_FILE (ptb: Penn Treebank words, "
            "official train/valid/test)", choices=sorted(CORPUS_DATASETS))
     data.add_argument("--data-dir", type=Path, dest="data_dir",
@@ -135,7 +137,8 @@ def new_spec(args) -> LanguageModelSpec:
                          embedding_dim=args.embedding_dim, dropout=args.dropout, layer_norm=args.layer_norm,
                          **{name: getattr(args, name) for _, name, _ in REGULARISERS},
                          tie_weights=args.tie_weights, init_range=args.init_range)
-    options = {"model": model, "batch_size": args.batch_size, "seq_len": args.seq_len, "dtype": args.dtype}
+    options = {"model": model, "batch_size": args.batch_size, "seq_len": args.seq_len, "dtype": args.dtype,
+               "max_vocab": args.max_vocab}
     if args.dataset:
         if args.files or args.valid_files or args.test_files:
             raise ConfigError("give either TEXT_FILE (with --valid-file, --test-file) or --dataset NAME, not both")

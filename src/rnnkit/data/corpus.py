@@ -118,11 +118,13 @@ class CorpusSource:
         return cls(list(files), encoding, column)
 
 
-def scan_corpus(source: CorpusSource, tokens: str = "chars") -> tuple[CharVocab | WordVocab, int, str]:
-    """One pass over the text: its vocabulary of ``tokens`` ("chars" or "words"), its length in tokens,
-    and the SHA-256 of its UTF-8."""
+def scan_corpus(source: CorpusSource, tokens: str = "chars",
+                max_vocab: int | None = None) -> tuple[CharVocab | WordVocab, int, str]:
+    """One pass over the text: its vocabulary of ``tokens`` ("chars" or "words"; words: at most
+    ``max_vocab``), its length in tokens, and the SHA-256 of its UTF-8."""
     digest = hashlib.sha256()
-    vocab, length = vocab_class(tokens).from_chunks(_hashed(source.chunks(), digest), source.describe())
+    cap = {} if max_vocab is None else {"max_size": max_vocab}
+    vocab, length = vocab_class(tokens).from_chunks(_hashed(source.chunks(), digest), source.describe(), **cap)
     return vocab, length, digest.hexdigest()
 
 

@@ -9,7 +9,9 @@ Treebank readers do. So
 The end of the text ends its last line too ("a b" -> a b <eos>) when the text is a
 corpus (``whole_lines``); a prompt (``encode``) is left open. The vocabulary is every
 distinct token of the training text, the most frequent first (ties in alphabetical
-order), so the same text always gives the same ids.
+order), so the same text always gives the same ids. ``max_size`` caps it for a large
+corpus of your own: the ``max_size - 1`` most frequent tokens and ``<unk>``, which
+stands for all the others (in training too), ranked by their count together.
 
 Words outside the vocabulary (in a validation text or a prompt) become ``<unk>`` when
 the vocabulary has it; Penn Treebank's preprocessing already replaced its rare words by
@@ -63,6 +65,15 @@ def whole_lines(chunks: Iterable[str]) -> Iterator[str]:
         yield rest + "\n"
 
 
+def capped(counts: Counter[str], max_size: int) -> Counter[str]:
+    """The ``max_size - 1`` most frequent tokens other than ``<unk>`` (ties alphabetical), and ``<unk>``
+    counting all the others."""
+    ranked = sorted((word for word in counts if word != UNK), key=lambda word: (-counts[word], word))
+    kept = Counter({word: counts[word] for word in ranked[:max_size - 1]})
+    kept[UNK] = sum(counts.values()) - sum(kept.values())
+    return kept
+
+
 class WordVocab:
     """Words (and ``<eos>``) in id order; build one from text with ``WordVocab.from_text``."""
 
@@ -100,15 +111,22 @@ class WordVocab:
         return cls.from_chunks([text])[0]
 
     @classmethod
-    def from_chunks(cls, chunks: Iterable[str], where: str = "the corpus") -> tuple[WordVocab, int]:
-        """In one pass over text chunks: the vocabulary, and the text's length in tokens (``<eos>`` included)."""
+    def from_chunks(cls, chunks: Iterable[str], where: str = "the corpus",
+                    max_size: int | None = None) -> tuple[WordVocab, int]:
+        """In one pass over text chunks: the vocabulary (at most ``max_size`` tokens, ``<unk>`` for the
+        rest), and the text's length in tokens (``<eos>`` included)."""
+        if max_size is not None and max_size < 2:
+            raise ConfigError(f"`max_vocab` must be at least 2 (a word and {UNK}), got {max_size}")
         counts: Counter[str] = Counter()
         for piece in whole_lines(chunks):
             counts.update(split_words(piece))
         if len(counts) < 2:
             raise DataError(f"{where} holds {len(counts)} distinct word(s) {sorted(counts)}: a word model needs "
                             "at least 2 (<eos> counts); pass a real text corpus")
-        return cls(sorted(counts, key=lambda word: (-counts[word], word))), sum(counts.values())
+        length = sum(counts.values())
+        if max_size is not None and len(counts) > max_size:
+            counts = capped(counts, max_size)
+        return cls(sorted(counts, key=lambda word: (-counts[word], word))), length
 
     @staticmethod
     def pieces(chunks: Iterable[str]) -> Iterator[str]:

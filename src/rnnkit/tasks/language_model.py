@@ -78,6 +78,7 @@ class LanguageModelSpec:
     vocab: CharVocab | WordVocab | None = None
     sha256: str | None = None
     tokens: str = "chars"           # chars, or words (whitespace-separated, <eos> at line ends)
+    max_vocab: int | None = None    # words: the most frequent max_vocab - 1 and <unk> (None: every word)
     valid: CorpusSource | None = None   # the validation text, if not the end of the corpus
     test: CorpusSource | None = None    # a test text for `evaluate`
     dataset: str | None = None      # the built-in corpus (ptb) the files are, if they are one
@@ -98,6 +99,11 @@ class LanguageModelSpec:
         for name in ("batch_size", "seq_len"):
             if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
                 raise ConfigError(f"`{name}` must be a positive integer, got {getattr(self, name)!r}")
+        if self.max_vocab is not None:
+            if self.tokens != "words":
+                raise ConfigError("`max_vocab` caps a vocabulary of words: a model of characters has every one")
+            if not (isinstance(self.max_vocab, int) and self.max_vocab >= 2):
+                raise ConfigError(f"`max_vocab` must be an integer of at least 2, got {self.max_vocab!r}")
         if self.vocab is not None and self.vocab.kind != self.tokens:
             raise ConfigError(f"a vocabulary of {self.vocab.kind} for a model of `tokens` {self.tokens!r}")
 
@@ -113,7 +119,8 @@ class LanguageModelSpec:
                   "val_fraction": self.val_fraction, "sha256": self.sha256}
         return {"model_config": self.model.to_json(), "vocab": self.vocab.to_json() if self.vocab else None,
                 "corpus": corpus, "batch_size": self.batch_size, "seq_len": self.seq_len, "dtype": self.dtype,
-                "tokens": self.tokens, "valid": held_out_json(self.valid, self.valid_sha256),
+                "tokens": self.tokens, "max_vocab": self.max_vocab,
+                "valid": held_out_json(self.valid, self.valid_sha256),
                 "test": held_out_json(self.test, self.test_sha256), "dataset": self.dataset}
 
     @classmethod
@@ -127,6 +134,7 @@ class LanguageModelSpec:
                    model=CharLMConfig.from_json(data["model_config"]), val_fraction=corpus["val_fraction"],
                    batch_size=data["batch_size"], seq_len=data["seq_len"], dtype=data.get("dtype", "float32"),
                    vocab=vocab_class(tokens).from_json(data["vocab"]), sha256=corpus["sha256"], tokens=tokens,
+                   max_vocab=data.get("max_vocab"),
                    valid=valid, test=test, dataset=data.get("dataset"), valid_sha256=valid_sha256,
                    test_sha256=test_sha256)
 
@@ -295,7 +303,7 @@ def prepare(spec: LanguageModelSpec) -> tuple[LanguageModelSpec, int, np.ndarray
     """The spec with the corpus's vocabulary and the texts' SHA-256s and the model's vocabulary size, read
     in one pass over the corpus; the corpus's length in tokens; the validation text's ids if it has its
     own (a test text is read too, so that a word the vocabulary cannot stand for shows now, not at the end)."""
-    vocab, length, sha256 = scan_corpus(spec.corpus, spec.tokens)
+    vocab, length, sha256 = scan_corpus(spec.corpus, spec.tokens, spec.max_vocab)
     spec = replace(spec, vocab=vocab, sha256=sha256, model=replace(spec.model, vocab_size=len(vocab)))
     val_ids = None
     if spec.valid is not None:
