@@ -42,6 +42,7 @@ import numpy as np
 
 from rnnkit.errors import ConfigError
 from rnnkit.layers.lengths import check_lengths
+from rnnkit.layers.linear import matmul_rows
 from rnnkit.module import Module
 
 FORMS = ("additive", "dot", "general")
@@ -125,7 +126,7 @@ class Attention(Module):
         if self.form == "dot":
             return values
         weight = self._parameters["weight_a" if self.form == "general" else "weight_h"]
-        return values @ weight.T
+        return matmul_rows(values, weight.T)
 
     def memory_backward(self, memory: Memory, grad: MemoryGrad) -> np.ndarray:
         """The gradient w.r.t. ``memory``'s values, time-major (S, B, M), keys' part included;
@@ -137,7 +138,7 @@ class Attention(Module):
             name = "weight_a" if self.form == "general" else "weight_h"
             dkeys_flat = grad.keys.reshape(-1, grad.keys.shape[-1])
             self._grads[name] += dkeys_flat.T @ memory.values.reshape(-1, self.memory_size)
-            dvalues = dvalues + grad.keys @ self._parameters[name]
+            dvalues = dvalues + matmul_rows(grad.keys, self._parameters[name])
         return dvalues.transpose(1, 0, 2)
 
     # -- forward and backward of decoder steps ------------------------------------------------
@@ -159,7 +160,7 @@ class Attention(Module):
         """e (B, T, S) and, for the additive form, u (B, T, S, A)."""
         if self.form != "additive":
             return query @ keys.transpose(0, 2, 1), None
-        projected = query @ self._parameters["weight_s"].T                # s W_s^T (B, T, A)
+        projected = matmul_rows(query, self._parameters["weight_s"].T)    # s W_s^T (B, T, A)
         hidden = np.tanh(projected[:, :, None, :] + keys[:, None, :, :])  # u (B, T, S, A)
         return hidden @ self._parameters["v"], hidden
 
@@ -184,7 +185,7 @@ class Attention(Module):
         dprojected = dhidden.sum(axis=2)                                  # sum_j du_j (B, T, A)
         self._grads["weight_s"] += (dprojected.reshape(-1, self.attention_size).T
                                     @ cache.query.reshape(-1, self.query_size))
-        return dprojected @ weight_s
+        return matmul_rows(dprojected, weight_s)
 
     def __repr__(self) -> str:
         return f"Attention({self.form!r}, {self.query_size}, {self.memory_size})"

@@ -23,6 +23,13 @@ import numpy as np
 from rnnkit.module import Module
 
 
+def matmul_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a (..., K) @ b (K, N) -> (..., N) as one product of a's rows. NumPy multiplies a stack of
+    matrices by one matrix slice by slice: at (13, 64, 256) @ (256, 10000), a decoder's output
+    layer, that took 2.5 times as long as one (832, 256) product on one thread."""
+    return (a.reshape(-1, a.shape[-1]) @ b).reshape(*a.shape[:-1], b.shape[-1])
+
+
 class Linear(Module):
     """y = x W^T + b over the last axis, as torch.nn.Linear (same names, shapes and init).
 

@@ -46,7 +46,7 @@ from rnnkit.cells.base import CellCache
 from rnnkit.layers.attention import Attention, AttentionCache, Memory, MemoryGrad
 from rnnkit.layers.dropout import Dropout, dropout_mask
 from rnnkit.layers.embedding import Embedding, check_indices
-from rnnkit.layers.linear import Linear
+from rnnkit.layers.linear import Linear, matmul_rows
 from rnnkit.layers.recurrent import GRU, LSTM
 from rnnkit.layers.time_loop import loop_threads
 from rnnkit.module import Module
@@ -203,16 +203,16 @@ class ConditionedDecoder(Module):
     def attend_and_combine(self, context: np.ndarray, states: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """[c; s] and h~ = tanh([c; s] W_c^T), for (..., H) contexts and states."""
         combined = np.concatenate([context, states], axis=-1)
-        return combined, np.tanh(combined @ self.combine.weight.T)
+        return combined, np.tanh(matmul_rows(combined, self.combine.weight.T))
 
     def output_logits(self, attentional: np.ndarray) -> np.ndarray:
         """z = h~ W_o^T + b_o (..., V); keeps nothing for backward. The bias is added in place: (T B, V)
         is the step's largest array, and a second one would cost its allocation again."""
         if self.layout.tied_embeddings:
-            logits = attentional @ self.target_embedding.weight.T
+            logits = matmul_rows(attentional, self.target_embedding.weight.T)
             logits += self._parameters["output_bias"]
             return logits
-        logits = attentional @ self.output.weight.T
+        logits = matmul_rows(attentional, self.output.weight.T)
         logits += self.output.bias
         return logits
 
@@ -246,15 +246,15 @@ class ConditionedDecoder(Module):
         if self.layout.tied_embeddings:
             self.target_embedding.grads["weight"] += dweight
             self._grads["output_bias"] += dlogits_flat.sum(axis=0)
-            return dlogits @ self.target_embedding.weight
+            return matmul_rows(dlogits, self.target_embedding.weight)
         self.output.grads["weight"] += dweight
         self.output.grads["bias"] += dlogits_flat.sum(axis=0)
-        return dlogits @ self.output.weight
+        return matmul_rows(dlogits, self.output.weight)
 
     def combine_backward(self, dattentional: np.ndarray, attentional: np.ndarray):
         """dh~ -> (dp, dc, ds) through h~ = tanh(p), p = [c; s] W_c^T; dW_c is ``combine_weight_grad``'s."""
         dpre = dattentional * (1.0 - attentional * attentional)
-        dcombined = dpre @ self.combine.weight
+        dcombined = matmul_rows(dpre, self.combine.weight)
         H = self.layout.hidden_size
         return dpre, dcombined[..., :H], dcombined[..., H:]
 
