@@ -45,6 +45,48 @@ from rnnkit.cells.activations import sigmoid, sigmoid_grad, tanh_grad
 from rnnkit.cells.base import Cell, CellCache, FreshArrays, flat
 
 
+def interpolate(n_pre, h_prev, gates, h) -> None:
+    """n = tanh(n_pre) into ``gates``' n block, and h_t = (1 - z) * n + z * h_{t-1} into ``h``."""
+    H = h.shape[-1]
+    update, candidate = gates[:, H:2 * H], gates[:, 2 * H:]
+    np.tanh(n_pre, out=candidate)
+    np.subtract(h_prev, candidate, out=h)          # h_t = n + z * (h_{t-1} - n)
+    h *= update
+    h += candidate
+
+
+def reset_after_forward(u, v, h_prev, gates, reset_term, h) -> None:
+    """One reset-after step from the input part ``u`` = xw_t (ours to overwrite) and the hidden
+    part ``v`` = ĥ_{t-1} W_hh^T with b_hn in its n block, both (B, 3H): r, z = sigmoid(u + v),
+    n = tanh(u_n + r * v_n), h_t; ``reset_term`` keeps v_n. The layer-normalised GRU shares it."""
+    H = h.shape[-1]
+    u[:, :2 * H] += v[:, :2 * H]
+    sigmoid(u[:, :2 * H], out=gates[:, :2 * H])
+    reset_term[...] = v[:, 2 * H:]
+    n_pre = u[:, 2 * H:]
+    n_pre += gates[:, :H] * v[:, 2 * H:]
+    interpolate(n_pre, h_prev, gates, h)
+
+
+def interpolate_backward(dh, h_prev, gates, du) -> np.ndarray:
+    """dn_pre and dz_pre into ``du``'s n and z blocks; returns dn_pre."""
+    H = h_prev.shape[-1]
+    update, candidate = gates[:, H:2 * H], gates[:, 2 * H:]
+    dn_pre = np.multiply(dh * (1.0 - update), tanh_grad(candidate), out=du[:, 2 * H:])
+    np.multiply(dh * (h_prev - candidate), sigmoid_grad(update), out=du[:, H:2 * H])
+    return dn_pre
+
+
+def reset_after_backward(dh, h_prev, gates, reset_term, du, dv) -> None:
+    """The reset-after step's pre-activation gradients: ``du`` = [dr, dz, dn] (w.r.t. u) and
+    ``dv`` = [dr, dz, dn * r] (w.r.t. v). dh_prev is the caller's: dh * z + dv's way back."""
+    H = h_prev.shape[-1]
+    dn_pre = interpolate_backward(dh, h_prev, gates, du)
+    np.multiply(dn_pre * reset_term, sigmoid_grad(gates[:, :H]), out=du[:, :H])
+    dv[:, :2 * H] = du[:, :2 * H]
+    np.multiply(dn_pre, gates[:, :H], out=dv[:, 2 * H:])
+
+
 @dataclass
 class GRUCache(CellCache):
     """The GRU's buffers of one sequence; ``h`` (T+1, B, H) as every cell's."""
@@ -94,41 +136,28 @@ class GRUCell(Cell):
         if self.reset_after:                   # xw_t holds b_ih + b_hh but for b_hn
             hw = cache.hidden_input(t) @ weight_hh_T          # (B, 3H)
             hw[:, 2 * H:] += p["bias_hh"][2 * H:]
-            xw_t[:, :2 * H] += hw[:, :2 * H]
-            sigmoid(xw_t[:, :2 * H], out=gates[:, :2 * H])
-            reset = gates[:, :H]
-            cache.reset_term[t] = hw[:, 2 * H:]
-            n_pre = xw_t[:, 2 * H:]
-            n_pre += reset * hw[:, 2 * H:]
-        else:                                  # xw_t holds b_ih + b_hh
-            hidden_input = cache.hidden_input(t)
-            xw_t[:, :2 * H] += hidden_input @ weight_hh_T[:, :2 * H]
-            sigmoid(xw_t[:, :2 * H], out=gates[:, :2 * H])
-            reset_h = np.multiply(gates[:, :H], hidden_input, out=cache.reset_term[t])
-            n_pre = xw_t[:, 2 * H:]
-            n_pre += reset_h @ weight_hh_T[:, 2 * H:]
-        update, candidate = gates[:, H:2 * H], gates[:, 2 * H:]
-        np.tanh(n_pre, out=candidate)
-        h = cache.h[t + 1]
-        np.subtract(h_prev, candidate, out=h)          # h_t = n + z * (h_{t-1} - n)
-        h *= update
-        h += candidate
+            reset_after_forward(xw_t, hw, h_prev, gates, cache.reset_term[t], cache.h[t + 1])
+            return
+        hidden_input = cache.hidden_input(t)   # reset before: xw_t holds b_ih + b_hh
+        xw_t[:, :2 * H] += hidden_input @ weight_hh_T[:, :2 * H]
+        sigmoid(xw_t[:, :2 * H], out=gates[:, :2 * H])
+        reset_h = np.multiply(gates[:, :H], hidden_input, out=cache.reset_term[t])
+        n_pre = xw_t[:, 2 * H:]
+        n_pre += reset_h @ weight_hh_T[:, 2 * H:]
+        interpolate(n_pre, h_prev, gates, cache.h[t + 1])
 
     def step_backward(self, p, dstate, cache: GRUCache, t, dxw, dhw):
         H = self.hidden_size
         (dh,) = dstate
         h_prev, gates, reset_term = cache.h[t], cache.gates[t], cache.reset_term[t]
-        reset, update, candidate = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:]
+        reset, update = gates[:, :H], gates[:, H:2 * H]
         W_hh = p["weight_hh"]
         dx, dhid = dxw[t], dhw[t]
 
-        dn_pre = np.multiply(dh * (1.0 - update), tanh_grad(candidate), out=dx[:, 2 * H:])
-        np.multiply(dh * (h_prev - candidate), sigmoid_grad(update), out=dx[:, H:2 * H])
         if self.reset_after:
-            np.multiply(dn_pre * reset_term, sigmoid_grad(reset), out=dx[:, :H])
-            dhid[:, :2 * H] = dx[:, :2 * H]
-            np.multiply(dn_pre, reset, out=dhid[:, 2 * H:])
+            reset_after_backward(dh, h_prev, gates, reset_term, dx, dhid)
             return (dh * update + cache.hidden_input_grad(dhid @ W_hh),)
+        dn_pre = interpolate_backward(dh, h_prev, gates, dx)
         dreset_h = dn_pre @ W_hh[2 * H:]               # gradient w.r.t. r * ĥ_{t-1}
         np.multiply(dreset_h * cache.hidden_input(t), sigmoid_grad(reset), out=dx[:, :H])
         dhid[...] = dx

@@ -37,8 +37,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnkit.cells.activations import sigmoid, sigmoid_grad, tanh_grad
 from rnnkit.cells.base import FreshArrays
+from rnnkit.cells.gru import reset_after_backward, reset_after_forward
 from rnnkit.cells.layer_norm import ProjectionNormCache, ProjectionNormCell
 
 
@@ -64,31 +64,12 @@ class LayerNormGRUCell(ProjectionNormCell):
         )
 
     def step_forward(self, p, weight_hh_T, xw_t, cache: LayerNormGRUCache, t):
-        H = self.hidden_size
-        h_prev, gates = cache.h[t], cache.gates[t]
         u, v = self.normalized_projections(p, weight_hh_T, xw_t, cache, t)   # u: xw_t, ours to overwrite
-        u[:, :2 * H] += v[:, :2 * H]
-        sigmoid(u[:, :2 * H], out=gates[:, :2 * H])
-        reset, update, candidate = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:]
-        cache.reset_term[t] = v[:, 2 * H:]
-        n_pre = u[:, 2 * H:]
-        n_pre += reset * v[:, 2 * H:]
-        np.tanh(n_pre, out=candidate)
-        h = cache.h[t + 1]
-        np.subtract(h_prev, candidate, out=h)          # h_t = n + z * (h_{t-1} - n)
-        h *= update
-        h += candidate
+        reset_after_forward(u, v, cache.h[t], cache.gates[t], cache.reset_term[t], cache.h[t + 1])
 
     def step_backward(self, p, dstate, cache: LayerNormGRUCache, t, dxw, dhw):
         H = self.hidden_size
         (dh,) = dstate
-        h_prev, gates = cache.h[t], cache.gates[t]
-        reset, update, candidate = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:]
-        du, dv = cache.dinput[t], cache.dhidden[t]
-
-        dn_pre = np.multiply(dh * (1.0 - update), tanh_grad(candidate), out=du[:, 2 * H:])
-        np.multiply(dh * (h_prev - candidate), sigmoid_grad(update), out=du[:, H:2 * H])
-        np.multiply(dn_pre * cache.reset_term[t], sigmoid_grad(reset), out=du[:, :H])
-        dv[:, :2 * H] = du[:, :2 * H]
-        np.multiply(dn_pre, reset, out=dv[:, 2 * H:])
-        return (dh * update + self.projection_grads(p, cache, t, dxw, dhw),)
+        gates = cache.gates[t]
+        reset_after_backward(dh, cache.h[t], gates, cache.reset_term[t], cache.dinput[t], cache.dhidden[t])
+        return (dh * gates[:, H:2 * H] + self.projection_grads(p, cache, t, dxw, dhw),)
