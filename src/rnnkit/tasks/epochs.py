@@ -55,7 +55,7 @@ class TeacherForcedTask(EpochTask):
     model's own loss (label smoothing included) and runs backward. Validation is the plain mean
     negative log-likelihood per target token (no smoothing, no dropout).
 
-    A subclass says what an example's length is (``example_length``: what batches are bucketed
+    A subclass says what an example's length is (``example_lengths``: what batches are bucketed
     by) and how a batch of its parts (``part.batch(indices)``) enters the model (``logits``).
     """
 
