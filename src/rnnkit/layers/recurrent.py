@@ -33,6 +33,7 @@ between a ``forward`` and its ``backward`` changes nothing.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -41,12 +42,19 @@ import numpy as np
 
 from rnnkit.cells import GRUCell, LayerNormGRUCell, LayerNormLSTMCell, LSTMCell, RNNCell
 from rnnkit.cells.base import Cell, Workspace
+from rnnkit.layers import directions
 from rnnkit.layers.dropout import dropout_mask
 from rnnkit.layers.lengths import check_lengths, valid_steps
 from rnnkit.layers.regularisers import Regularisers, StackNoise
 from rnnkit.layers.stepper import Stepper
 from rnnkit.layers.time_loop import SequenceCache, backward_through_time, forward_through_time
 from rnnkit.module import Module
+
+
+def run_directions(runs: list, at_once: bool) -> list:
+    """The results of a layer's one or two direction calls; two on two threads ``at_once``
+    (``rnnkit.layers.directions``)."""
+    return [runs[0]()] if len(runs) == 1 else list(directions.both(*runs, at_once))
 
 
 def reverse_time(a: np.ndarray, reverse_index: np.ndarray | None) -> np.ndarray:
@@ -143,9 +151,10 @@ class RecurrentLayer(Module):
         self._cell_params: list[tuple[dict, dict]] = []   # per (layer, direction): params, grads
         self._create_parameters()
         # the time loop's buffers, kept between calls (see Workspace): each (layer, direction)
-        # has its own for the caches; all share one scratch for xw / dxw
+        # has its own for the caches; the layers share one scratch per direction for xw / dxw
+        # (the two directions may run at once: ``rnnkit.layers.directions``)
         self._workspaces = [Workspace() for _ in self._cell_params]
-        self._scratch = Workspace()
+        self._scratches = [Workspace() for _ in range(self.num_directions)]
         self._cache: StackCache | None = None
 
     # -- parameters -------------------------------------------------------------------
@@ -258,10 +267,11 @@ class RecurrentLayer(Module):
         finals = [np.empty_like(state) for state in initial]
         sequences, dropout_masks = [], []
         regularisers, noise = self.regularisers, StackNoise()
+        at_once = self.bidirectional and directions.concurrent(self.cell, batch, self.dtype)
         noise.input_mask = regularisers.locked_mask(self.rng, regularisers.input_dropout, x, self.training)
         layer_input = np.ascontiguousarray(x if noise.input_mask is None else x * noise.input_mask)
         for layer in range(self.num_layers):
-            outputs = []
+            runs = []                                                  # each direction's time loop, to call
             for direction in range(self.num_directions):
                 k = layer * self.num_directions + direction
                 params, _ = self._cell_params[k]
@@ -269,9 +279,13 @@ class RecurrentLayer(Module):
                 if noise.weight_drops[k] is not None:
                     params = noise.weight_drops[k].params              # W~_hh in place of W_hh
                 sequence = layer_input if direction == 0 else reverse_time(layer_input, reverse_index)
-                y, final, cache = forward_through_time(
-                    self.cell, params, sequence, tuple(s[k] for s in initial), alive, self._workspaces[k], self._scratch,
-                    **regularisers.sequence_noise(self.rng, self.cell, steps, batch, self.dtype, self.training))
+                runs.append(functools.partial(
+                    forward_through_time, self.cell, params, sequence, tuple(s[k] for s in initial), alive,
+                    self._workspaces[k], self._scratches[direction],
+                    **regularisers.sequence_noise(self.rng, self.cell, steps, batch, self.dtype, self.training)))
+            outputs = []
+            for direction, (y, final, cache) in enumerate(run_directions(runs, at_once)):
+                k = layer * self.num_directions + direction
                 outputs.append(y if direction == 0 else reverse_time(y, reverse_index))
                 sequences.append(cache)
                 for buffer, state in zip(finals, final):
@@ -328,21 +342,19 @@ class RecurrentLayer(Module):
 
         noise = cache.noise
         doutput = dy if noise.output_mask is None else dy * noise.output_mask
+        at_once = self.bidirectional and directions.concurrent(self.cell, batch, self.dtype)
         for layer in reversed(range(self.num_layers)):
-            dinput = 0.0
+            runs = []                                                  # each direction's backward loop, to call
             for direction in range(self.num_directions):
-                k = layer * self.num_directions + direction
-                params, grads = self._cell_params[k]
-                weight_drop = noise.weight_drops[k]
-                if weight_drop is not None:                           # the steps ran W~_hh: dW~_hh, then dW_hh
-                    params, layer_grads, grads = weight_drop.params, grads, weight_drop.sequence_grads(grads)
                 dy_direction = doutput[..., direction * out_size:(direction + 1) * out_size]
                 if direction == 1:
                     dy_direction = reverse_time(dy_direction, reverse_index)
-                dx, dinitial = backward_through_time(self.cell, params, grads, cache.sequences[k], dy_direction,
-                                                     tuple(d[k] for d in dfinals), self._scratch)
-                if weight_drop is not None:
-                    weight_drop.add_weight_grad(grads, layer_grads)
+                k = layer * self.num_directions + direction
+                runs.append(functools.partial(self._backward_direction, k, direction, dy_direction,
+                                              tuple(d[k] for d in dfinals)))
+            dinput = 0.0
+            for direction, (dx, dinitial) in enumerate(run_directions(runs, at_once)):
+                k = layer * self.num_directions + direction
                 dinput = dinput + (dx if direction == 0 else reverse_time(dx, reverse_index))
                 for buffer, d in zip(dinitials, dinitial):
                     buffer[k] = d
@@ -352,6 +364,18 @@ class RecurrentLayer(Module):
         if noise.input_mask is not None:
             doutput = doutput * noise.input_mask
         return layout.to_caller(doutput), self.pack_state([layout.state_to_caller(d) for d in dinitials])
+
+    def _backward_direction(self, k: int, direction: int, dy: np.ndarray, dfinal: tuple[np.ndarray, ...]):
+        """``backward_through_time`` of layer-and-direction ``k`` (dy in its own time order): (dx, dinitial)."""
+        params, grads = self._cell_params[k]
+        weight_drop = self._cache.noise.weight_drops[k]
+        if weight_drop is not None:                                   # the steps ran W~_hh: dW~_hh, then dW_hh
+            params, layer_grads, grads = weight_drop.params, grads, weight_drop.sequence_grads(grads)
+        dx, dinitial = backward_through_time(self.cell, params, grads, self._cache.sequences[k], dy, dfinal,
+                                             self._scratches[direction])
+        if weight_drop is not None:
+            weight_drop.add_weight_grad(grads, layer_grads)
+        return dx, dinitial
 
     def __repr__(self) -> str:
         options = [f"{self.input_size}, {self.hidden_size}"]
