@@ -18,6 +18,8 @@ import numpy as np
 from numba import njit
 
 from rnnkit.kernels.fastmath import KERNEL
+from rnnkit.kernels.lstm import stack_step
+from rnnkit.kernels.products import project
 
 
 @njit(**KERNEL)
@@ -36,3 +38,25 @@ def sample(logits, temperature, uniform):
         if cumulative[i] > target:
             return i
     return size - 1                  # only if rounding made uniform * total reach the total
+
+
+@njit(**KERNEL)
+def lstm_sample_run(table, token, stack_arguments, top_hidden, decoder_weight, decoder_bias, logits,
+                    temperature, uniforms, ids):
+    """Draw ``len(uniforms)`` ids into ``ids``, each fed back into a character model's LSTM stack:
+
+        xw     = table[token]                      the first layer's projection of the last id
+        h      = stack_step(xw, ...)               every layer's step (``rnnkit.kernels.lstm``)
+        logits = h W_out^T + b_out                 into ``logits`` (1, V)
+        token  = sample(logits, temperature, uniforms[n]);   ids[n] = token
+
+    What ``CharStepper([token])`` then ``next_id`` compute for each id, in one call from Python
+    for the whole run; ``stack_arguments`` is ``Stepper.kernel_arguments``, ``top_hidden`` the
+    top layer's h (a call's arguments cost some 15 us to pass, a third of a step at 2 x 256).
+    """
+    for n in range(uniforms.shape[0]):
+        stack_step(table[token:token + 1], *stack_arguments)
+        project(top_hidden, decoder_weight, logits)
+        logits += decoder_bias
+        token = sample(logits[0], temperature, uniforms[n])
+        ids[n] = token

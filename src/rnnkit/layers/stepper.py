@@ -85,8 +85,8 @@ class Stepper(StepperBase):
         self._zoneout = zoneout if any(zoneout) else ()
         self.compiled = (isinstance(layer.cell, LSTMCell) and not layer.cell.proj_size and self._steps.compiled
                          and batch * gate_rows * layer.cell.hidden_size <= SMALL_PRODUCT and not any(self._zoneout))
-        if self.compiled:
-            self._kernel_arguments = self._stack_step_arguments()
+        # what ``kernels.lstm.stack_step`` takes after the first projection, when ``compiled``
+        self.kernel_arguments = self._stack_step_arguments() if self.compiled else None
 
     def _stack_step_arguments(self) -> tuple:
         """What ``kernels.lstm.stack_step`` takes after the first projection: per layer the
@@ -127,8 +127,13 @@ class Stepper(StepperBase):
         """``_layers`` for an LSTM stack, in one call of the compiled kernel."""
         if first_projection is None:
             first_projection = self._project(self._params[0], x_t, self._projections[0])
-        kernels.load("lstm").stack_step(first_projection, *self._kernel_arguments)
-        return self._caches[-1].h[0].copy()
+        kernels.load("lstm").stack_step(first_projection, *self.kernel_arguments)
+        return self.top_hidden.copy()
+
+    @property
+    def top_hidden(self) -> np.ndarray:
+        """The top layer's h now (B, H_out): the stepper's own buffer, which the next step overwrites."""
+        return self._caches[-1].h[0]
 
     def _project(self, params, layer_input, xw) -> np.ndarray:
         """xw = layer_input W_ih^T + b_ih + b_hh, into ``xw``."""

@@ -195,6 +195,27 @@ class CharStepper:
             logits += decoder.bias
         return logits
 
+    def sampler(self, temperature: float):
+        """``draw(token, uniforms) -> ids``: feed ``token``, draw an id from softmax(logits / temperature) with
+        ``uniforms[0]``, feed it, draw the next with ``uniforms[1]``, ...; all in one compiled call
+        (``rnnkit.kernels.sampling.lstm_sample_run``), the arithmetic of ``self([token])`` and ``next_id``.
+        None where that call cannot run: without the compiled stack step (``Stepper.compiled``) or the
+        table, or for a batch of more than one."""
+        if not (self.recurrent.compiled and self.table is not None and self.recurrent.batch == 1):
+            return None
+        decoder, dtype = self.model.decoder, self.table.dtype
+        bias = decoder.bias if decoder.bias is not None else np.zeros(decoder.weight.shape[0], dtype)
+        logits = np.empty((1, decoder.weight.shape[0]), dtype)
+        arguments = (self.recurrent.kernel_arguments, self.recurrent.top_hidden, decoder.weight, bias, logits,
+                     float(temperature))
+        kernel = kernels.load("sampling").lstm_sample_run
+
+        def draw(token: int, uniforms: np.ndarray) -> np.ndarray:
+            ids = np.empty(len(uniforms), np.int64)
+            kernel(self.table, token, *arguments, uniforms, ids)
+            return ids
+        return draw
+
     @property
     def state(self):
         return self.recurrent.state

@@ -19,6 +19,8 @@ import numpy as np
 from rnnkit import kernels
 from rnnkit.errors import ConfigError
 
+SAMPLE_RUN = 64        # ids drawn per call of a compiled sampler: a few ms, short enough to stream
+
 
 def check_sampling_options(temperature: float, top_k: int, vocab_size: int) -> None:
     if not (temperature > 0 and math.isfinite(temperature)):
@@ -69,6 +71,15 @@ class Generator:
     def state(self):
         return self._stepper.state if self._stepper is not None else self._state
 
+    def sampler(self, temperature: float):
+        """The model stepper's ``sampler(temperature)`` from the state now: ``draw(token, uniforms) -> ids``
+        feeds a token, draws the next, feeds it, ..., one id per uniform, in one compiled call (``logits``
+        do not follow it); None where the model has none (``CharStepper.sampler``)."""
+        if self._stepper is None:
+            self._stepper = self.model.stepper(self._state)
+        sampler = getattr(self._stepper, "sampler", None)
+        return sampler(temperature) if sampler is not None else None
+
     def feed(self, ids) -> None:
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
         if ids.size == 1:                                   # one character: a single step, nothing cached
@@ -97,8 +108,29 @@ def generate(model, vocab, length: int, prime: str = "", temperature: float = 1.
         ids = vocab.start_ids()
     generator.feed(ids)
     previous = int(ids[-1]) if prime else None
-    for _ in range(length):
-        token = next_id(generator.logits, rng, temperature, top_k, greedy)
-        generator.feed([token])                             # checks that the id is in the vocabulary
+    for token in drawn_ids(generator, length, rng, temperature, top_k, greedy):
         yield vocab.continuation(token, previous)
         previous = token
+
+
+def drawn_ids(generator: Generator, length: int, rng: np.random.Generator, temperature: float = 1.0,
+              top_k: int = 0, greedy: bool = False) -> Iterator[int]:
+    """``length`` ids drawn after what ``generator`` has read, each fed back in before the next is drawn.
+
+    Where the model has a compiled sampler (``Generator.sampler``: no top-k, not greedy), runs of up to
+    ``SAMPLE_RUN`` ids are drawn in one call, with the same uniforms, so the same ids.
+    """
+    if length < 1:
+        return
+    token = next_id(generator.logits, rng, temperature, top_k, greedy)
+    yield token
+    draw = None if top_k or greedy else generator.sampler(temperature)
+    left = length - 1
+    while left > 0:
+        if draw is None:
+            generator.feed([token])                         # checks that the id is in the vocabulary
+            run = [next_id(generator.logits, rng, temperature, top_k, greedy)]
+        else:
+            run = draw(token, rng.random(min(SAMPLE_RUN, left))).tolist()
+        yield from run
+        token, left = run[-1], left - len(run)
