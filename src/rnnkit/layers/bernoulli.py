@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnnkit.cells.activations import sigmoid
-from rnnkit.layers.linear import Linear
+from rnnkit.layers.linear import Linear, matmul_rows
 from rnnkit.module import Module
 
 
@@ -88,8 +88,8 @@ def _log_probs(logits: np.ndarray, frames: np.ndarray) -> np.ndarray:
 
 
 def project(linear: Linear, context: np.ndarray) -> np.ndarray:
-    """c W^T + b, without keeping c for backward (generation)."""
-    logits = context @ linear.weight.T
+    """c W^T + b, without keeping c for backward (generation, scoring); c (..., H), one product of its rows."""
+    logits = matmul_rows(context, linear.weight.T)
     if linear.bias is not None:
         logits += linear.bias
     return logits

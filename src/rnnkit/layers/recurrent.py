@@ -13,7 +13,8 @@ move both ways; LSTM peepholes add ``weight_ci_l{k}``, ``weight_cf_l{k}``, ``wei
 
 Composition:
 - layer k > 0 reads the concatenated [forward, backward] output of layer k-1;
-- the backward direction reads each sequence reversed *within its own length*;
+- the backward direction reads each sequence reversed *within its own length*; the two
+  directions run at once on two threads where that is faster (``rnnkit.layers.directions``);
 - dropout acts on every layer's output but the last, in training mode only
   (``dropout_mask``, from the layer's ``rng``), and its masks are reused by ``backward``;
 - ``lengths`` (B,) on a padded batch gives the results of a PyTorch PackedSequence:

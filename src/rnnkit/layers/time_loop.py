@@ -130,8 +130,8 @@ def forward_through_time(
     per state (see the module's docstring); both kept in the cache for backward.
 
     Workspaces lend buffers: ``space`` those of the cache, which backward reads;
-    ``scratch`` xw, which is spent when the loop ends (a stack shares one scratch:
-    its layers and directions run one after the other, and backward's dxw, of the
+    ``scratch`` xw, which is spent when the loop ends (a stack's layers share one
+    scratch per direction: they run one after the other, and backward's dxw, of the
     same shape, reuses the memory).
     """
     steps, batch, _ = x.shape
