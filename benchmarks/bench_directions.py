@@ -83,7 +83,8 @@ def bench(cell: str, config, rounds: int) -> dict[str, float]:
     dy = rng.standard_normal((steps, batch, 2 * hidden)).astype(np.float32)
     times = paired_rounds({"threads": rnnkit_run(layer, x, dy, True), "sequential": rnnkit_run(layer, x, dy, False),
                            "torch": torch_run(torch_module, x, dy)}, rounds)
-    ratio = lambda a, b: statistics.median(p / q for p, q in zip(times[a], times[b]))   # noqa: E731
+    def ratio(a: str, b: str) -> float:
+        return statistics.median(p / q for p, q in zip(times[a], times[b]))
     return {**{name: statistics.median(t) for name, t in times.items()},
             "threads/sequential": ratio("threads", "sequential"), "threads/torch": ratio("threads", "torch"),
             "sequential/torch": ratio("sequential", "torch")}

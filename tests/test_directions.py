@@ -130,3 +130,13 @@ def test_an_error_in_either_direction_reaches_the_caller_after_both_ended(failin
     with pytest.raises(ValueError, match=f"the {failing} call failed"):
         directions.both(*calls, at_once=True)
     assert finished == ["slow"]
+
+
+@pytest.mark.parametrize("at_once", [False, True], ids=["one-after-the-other", "at-once"])
+def test_the_reverse_direction_has_its_own_scratch_only_while_the_two_run_at_once(concurrency, at_once):
+    concurrency(at_once)
+    layer = LSTM(5, 7, bidirectional=True, rng=0)
+    train_once(layer)
+    forward_scratch, reverse_scratch = layer._scratches
+    assert forward_scratch._buffers
+    assert bool(reverse_scratch._buffers) == at_once

@@ -29,8 +29,9 @@ runs, in the order of the sequential code, so results do not depend on the threa
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from rnnkit import kernels
 from rnnkit.layers.time_loop import SMALL_PRODUCT, BlasThreads, blas_threads

@@ -152,8 +152,9 @@ class RecurrentLayer(Module):
         self._cell_params: list[tuple[dict, dict]] = []   # per (layer, direction): params, grads
         self._create_parameters()
         # the time loop's buffers, kept between calls (see Workspace): each (layer, direction)
-        # has its own for the caches; the layers share one scratch per direction for xw / dxw
-        # (the two directions may run at once: ``rnnkit.layers.directions``)
+        # has its own for the caches; the layers share one scratch for xw / dxw, and a second one
+        # serves the reverse direction while the two run at once (``rnnkit.layers.directions``;
+        # a workspace holds nothing until it is used)
         self._workspaces = [Workspace() for _ in self._cell_params]
         self._scratches = [Workspace() for _ in range(self.num_directions)]
         self._cache: StackCache | None = None
@@ -282,7 +283,7 @@ class RecurrentLayer(Module):
                 sequence = layer_input if direction == 0 else reverse_time(layer_input, reverse_index)
                 runs.append(functools.partial(
                     forward_through_time, self.cell, params, sequence, tuple(s[k] for s in initial), alive,
-                    self._workspaces[k], self._scratches[direction],
+                    self._workspaces[k], self._scratches[direction if at_once else 0],
                     **regularisers.sequence_noise(self.rng, self.cell, steps, batch, self.dtype, self.training)))
             outputs = []
             for direction, (y, final, cache) in enumerate(run_directions(runs, at_once)):
@@ -351,8 +352,8 @@ class RecurrentLayer(Module):
                 if direction == 1:
                     dy_direction = reverse_time(dy_direction, reverse_index)
                 k = layer * self.num_directions + direction
-                runs.append(functools.partial(self._backward_direction, k, direction, dy_direction,
-                                              tuple(d[k] for d in dfinals)))
+                runs.append(functools.partial(self._backward_direction, k, self._scratches[direction if at_once else 0],
+                                              dy_direction, tuple(d[k] for d in dfinals)))
             dinput = 0.0
             for direction, (dx, dinitial) in enumerate(run_directions(runs, at_once)):
                 k = layer * self.num_directions + direction
@@ -366,14 +367,13 @@ class RecurrentLayer(Module):
             doutput = doutput * noise.input_mask
         return layout.to_caller(doutput), self.pack_state([layout.state_to_caller(d) for d in dinitials])
 
-    def _backward_direction(self, k: int, direction: int, dy: np.ndarray, dfinal: tuple[np.ndarray, ...]):
+    def _backward_direction(self, k: int, scratch: Workspace, dy: np.ndarray, dfinal: tuple[np.ndarray, ...]):
         """``backward_through_time`` of layer-and-direction ``k`` (dy in its own time order): (dx, dinitial)."""
         params, grads = self._cell_params[k]
         weight_drop = self._cache.noise.weight_drops[k]
         if weight_drop is not None:                                   # the steps ran W~_hh: dW~_hh, then dW_hh
             params, layer_grads, grads = weight_drop.params, grads, weight_drop.sequence_grads(grads)
-        dx, dinitial = backward_through_time(self.cell, params, grads, self._cache.sequences[k], dy, dfinal,
-                                             self._scratches[direction])
+        dx, dinitial = backward_through_time(self.cell, params, grads, self._cache.sequences[k], dy, dfinal, scratch)
         if weight_drop is not None:
             weight_drop.add_weight_grad(grads, layer_grads)
         return dx, dinitial
