@@ -7,7 +7,8 @@
 Times one forward+backward of a bidirectional layer three ways in one process, taking
 turns: rnnkit as it runs by default (its directions on two threads where
 ``rnnkit.layers.directions.concurrent`` says so: a compiled LSTM or GRU whose step
-products are not small; the others run one after the other either way), rnnkit with them one after the other (``directions.allow(False)``; each
+products are not small; the others run one after the other either way), rnnkit
+with them one after the other (``directions.allow(False)``; each
 product then on the BLAS threads), and torch. ``--busy`` starts a second Python
 process that trains a character model on one thread for as long as this one runs,
 to see what each does when the machine is not its own.
@@ -24,7 +25,7 @@ import sys
 import numpy as np
 import torch
 from bench_layers import CELLS
-from common import add_summary_argument, paired_rounds, print_table, write_summary
+from common import add_summary_argument, layer_run, paired_rounds, print_table, torch_layer_run, write_summary
 
 from rnnkit.layers import directions
 from rnnkit.layers.time_loop import blas_threads
@@ -48,27 +49,15 @@ while True:
 """
 
 
-def rnnkit_run(layer, x, dy, threads: bool):
-    def run():
-        directions.allow(threads)
+def one_after_the_other(run):
+    """``run`` with the directions one after the other (``directions.allow(False)``), allowed again after."""
+    def wrapped():
+        directions.allow(False)
         try:
-            layer.zero_grad()
-            layer(x)
-            layer.backward(dy)
+            run()
         finally:
             directions.allow(True)
-    return run
-
-
-def torch_run(module, x, dy):
-    x, dy = torch.from_numpy(x).requires_grad_(True), torch.from_numpy(dy)
-
-    def run():
-        module.zero_grad()
-        x.grad = None
-        y, _ = module(x)
-        y.backward(dy)
-    return run
+    return wrapped
 
 
 def bench(cell: str, config, rounds: int) -> dict[str, float]:
@@ -81,8 +70,9 @@ def bench(cell: str, config, rounds: int) -> dict[str, float]:
     rng = np.random.default_rng(0)
     x = rng.standard_normal((steps, batch, inputs)).astype(np.float32)
     dy = rng.standard_normal((steps, batch, 2 * hidden)).astype(np.float32)
-    times = paired_rounds({"threads": rnnkit_run(layer, x, dy, True), "sequential": rnnkit_run(layer, x, dy, False),
-                           "torch": torch_run(torch_module, x, dy)}, rounds)
+    runs = {"threads": layer_run(layer, x, dy), "sequential": one_after_the_other(layer_run(layer, x, dy)),
+            "torch": torch_layer_run(torch_module, x, dy)}
+    times = paired_rounds(runs, rounds)
     def ratio(a: str, b: str) -> float:
         return statistics.median(p / q for p, q in zip(times[a], times[b]))
     return {**{name: statistics.median(t) for name, t in times.items()},
