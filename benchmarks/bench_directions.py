@@ -21,6 +21,7 @@ import os
 import statistics
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -33,21 +34,11 @@ from rnnkit.layers.time_loop import blas_threads
 CONFIGS = [(1, 25, 100, 100), (32, 100, 64, 128), (20, 20, 200, 200), (64, 50, 128, 512), (128, 100, 256, 256)]
 QUICK_CONFIGS = [(1, 25, 100, 100), (32, 100, 64, 128), (20, 20, 200, 200)]
 BUSY = """
-from rnnkit.losses import softmax_cross_entropy
-from rnnkit.models.char_lm import CharLM, CharLMConfig
-from rnnkit.optim import Adam
-import numpy as np
-model = CharLM(CharLMConfig(65, "lstm", 256, 2, 64), rng=0)
-optimizer = Adam(model, lr=1e-3)
-rng = np.random.default_rng(0)
-inputs, targets = rng.integers(0, 65, (100, 32)), rng.integers(0, 65, (100, 32))
+from bench_train_step import rnnkit_step
+step = rnnkit_step(hidden=256, batch_size=32)
 while True:
-    model.zero_grad()
-    logits, _ = model(inputs)
-    model.backward(softmax_cross_entropy(logits, targets)[1])
-    optimizer.step()
+    step()
 """
-
 
 def one_after_the_other(run):
     """``run`` with the directions one after the other (``directions.allow(False)``), allowed again after."""
@@ -82,7 +73,7 @@ def bench(cell: str, config, rounds: int) -> dict[str, float]:
 
 def start_busy_process() -> subprocess.Popen:
     environment = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
-    return subprocess.Popen([sys.executable, "-c", BUSY], env=environment)
+    return subprocess.Popen([sys.executable, "-c", BUSY], env=environment, cwd=Path(__file__).parent)
 
 
 def main() -> None:

@@ -15,26 +15,16 @@ them. Medians of 15 runs, float32, on 1 and then 2 BLAS threads.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
+from common import median_seconds
 from threadpoolctl import threadpool_limits
 
 import rnnkit
 from rnnkit.kernels import load
 
+REPEATS = 15
 CONFIGS = [(32, 100, 64, 128, dict(num_layers=2)), (32, 100, 64, 128, dict(bidirectional=True)),
            (64, 50, 128, 512, dict(num_layers=1)), (64, 50, 128, 512, dict(num_layers=2))]
-
-
-def median_seconds(run, repeats: int = 15) -> float:
-    run(), run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def parts(batch: int, steps: int, input_size: int, hidden: int, layers: int, directions: int) -> dict:
@@ -93,8 +83,8 @@ def profile(batch: int, steps: int, input_size: int, hidden: int, options: dict,
         layer.backward(dy)
 
     with threadpool_limits(threads):
-        total = median_seconds(whole)
-        times = {name: median_seconds(run) for name, run in
+        total = median_seconds(whole, REPEATS, warmup=2)
+        times = {name: median_seconds(run, REPEATS, warmup=2) for name, run in
                  parts(batch, steps, input_size, hidden, layers, directions).items()}
     times["rest"] = total - sum(times.values())
     shape = "bidirectional" if directions == 2 else f"{layers} layer{'s' if layers > 1 else ''}"

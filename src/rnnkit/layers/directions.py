@@ -34,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from rnnkit import kernels
-from rnnkit.layers.time_loop import SMALL_PRODUCT, BlasThreads, blas_threads
+from rnnkit.layers.time_loop import SMALL_PRODUCT, BlasThreads, blas_threads, step_product
 
 Result = TypeVar("Result")
 _worker: ThreadPoolExecutor | None = None
@@ -49,8 +49,7 @@ def allow(on: bool) -> None:
 
 def concurrent(cell, batch: int, dtype) -> bool:
     """Whether a layer of ``cell`` runs its two directions at once on a batch of ``batch`` in ``dtype``."""
-    step_product = batch * cell.num_gates * cell.hidden_size * cell.output_size
-    return (_allowed and kernels.enabled(cell, dtype) and step_product >= SMALL_PRODUCT
+    return (_allowed and kernels.enabled(cell, dtype) and step_product(cell, batch) >= SMALL_PRODUCT
             and blas_threads() >= 2)
 
 

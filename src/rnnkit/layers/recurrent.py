@@ -269,7 +269,7 @@ class RecurrentLayer(Module):
         finals = [np.empty_like(state) for state in initial]
         sequences, dropout_masks = [], []
         regularisers, noise = self.regularisers, StackNoise()
-        at_once = self.bidirectional and directions.concurrent(self.cell, batch, self.dtype)
+        at_once = self._directions_at_once(batch)
         noise.input_mask = regularisers.locked_mask(self.rng, regularisers.input_dropout, x, self.training)
         layer_input = np.ascontiguousarray(x if noise.input_mask is None else x * noise.input_mask)
         for layer in range(self.num_layers):
@@ -344,7 +344,7 @@ class RecurrentLayer(Module):
 
         noise = cache.noise
         doutput = dy if noise.output_mask is None else dy * noise.output_mask
-        at_once = self.bidirectional and directions.concurrent(self.cell, batch, self.dtype)
+        at_once = self._directions_at_once(batch)
         for layer in reversed(range(self.num_layers)):
             runs = []                                                  # each direction's backward loop, to call
             for direction in range(self.num_directions):
@@ -366,6 +366,10 @@ class RecurrentLayer(Module):
         if noise.input_mask is not None:
             doutput = doutput * noise.input_mask
         return layout.to_caller(doutput), self.pack_state([layout.state_to_caller(d) for d in dinitials])
+
+    def _directions_at_once(self, batch: int) -> bool:
+        """Whether this layer's two directions run on two threads for a batch of ``batch``."""
+        return self.bidirectional and directions.concurrent(self.cell, batch, self.dtype)
 
     def _backward_direction(self, k: int, scratch: Workspace, dy: np.ndarray, dfinal: tuple[np.ndarray, ...]):
         """``backward_through_time`` of layer-and-direction ``k`` (dy in its own time order): (dx, dinitial)."""

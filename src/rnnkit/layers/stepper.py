@@ -37,7 +37,7 @@ import numpy as np
 
 from rnnkit import kernels
 from rnnkit.cells.lstm import LSTMCell
-from rnnkit.layers.time_loop import SMALL_PRODUCT, loop_threads
+from rnnkit.layers.time_loop import SMALL_PRODUCT, loop_threads, step_product
 from rnnkit.layers.zoneout import mix_states
 
 
@@ -84,7 +84,7 @@ class Stepper(StepperBase):
         zoneout = layer.regularisers.evaluation_zoneout(layer.cell)         # the fused kernel has none
         self._zoneout = zoneout if any(zoneout) else ()
         self.compiled = (isinstance(layer.cell, LSTMCell) and not layer.cell.proj_size and self._steps.compiled
-                         and batch * gate_rows * layer.cell.hidden_size <= SMALL_PRODUCT and not any(self._zoneout))
+                         and step_product(layer.cell, batch) <= SMALL_PRODUCT and not any(self._zoneout))
         # what ``kernels.lstm.stack_step`` takes after the first projection, when ``compiled``
         self.kernel_arguments = self._stack_step_arguments() if self.compiled else None
 

@@ -96,10 +96,14 @@ class BlasThreads:
             controller.set_num_threads(threads)
 
 
+def step_product(cell: Cell, batch: int) -> int:
+    """Multiply-adds of one step's hidden product ĥ_{t-1} W_hh^T: B x (gates*H) x H_out."""
+    return batch * cell.num_gates * cell.hidden_size * cell.output_size
+
+
 def loop_threads(cell: Cell, batch: int):
     """One BLAS thread while a step's product is small (under ``SMALL_PRODUCT`` multiply-adds), else as set."""
-    work = batch * cell.num_gates * cell.hidden_size * cell.output_size
-    return BlasThreads(1) if work < SMALL_PRODUCT else contextlib.nullcontext()
+    return BlasThreads(1) if step_product(cell, batch) < SMALL_PRODUCT else contextlib.nullcontext()
 
 
 @dataclass
